@@ -1,0 +1,197 @@
+/**
+ * pinrec's one on-disk format: a versioned header, named binary sections and a SHA-256 checksum, written
+ * atomically (temp file in the same folder, fsync, rename, fsync of the folder). Models, indexes and
+ * embedders all save through it, so every saved file gets the same guarantees:
+ * - a truncated, altered or foreign file gives a {@link FileFormatError}, never a crash;
+ * - a process killed while saving leaves the previous file in place and loadable.
+ *
+ * Layout (little-endian):
+ * ```
+ * 0   8 bytes  magic "PINREC\0\x01"
+ * 8   u32      container version (1)
+ * 12  u32      header length H
+ * 16  H bytes  header JSON: {kind, version, meta, sections: [{name, dtype, byteLength}]}
+ * ..  pad to 8, then each section's bytes, each padded to 8
+ * end 32 bytes SHA-256 of everything before
+ * ```
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { FileFormatError } from './errors.js';
+
+const MAGIC = Buffer.from([0x50, 0x49, 0x4e, 0x52, 0x45, 0x43, 0x00, 0x01]); // "PINREC\0\1"
+const CONTAINER_VERSION = 1;
+
+/** Typed arrays a section may hold. */
+export type SectionArray =
+  | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array
+  | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
+
+type DType = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'f64' | 'i64' | 'u64';
+
+interface SectionSpec {
+  name: string;
+  dtype: DType;
+  byteLength: number;
+}
+
+interface HeaderJson {
+  kind: string;
+  version: number;
+  meta: unknown;
+  sections: SectionSpec[];
+}
+
+/** What {@link readContainer} returns. */
+export interface Container<M = unknown> {
+  kind: string;
+  version: number;
+  meta: M;
+  sections: Map<string, SectionArray>;
+}
+
+function dtypeOf(a: SectionArray): DType {
+  if (a instanceof Uint8Array) return 'u8';
+  if (a instanceof Int8Array) return 'i8';
+  if (a instanceof Uint16Array) return 'u16';
+  if (a instanceof Int16Array) return 'i16';
+  if (a instanceof Uint32Array) return 'u32';
+  if (a instanceof Int32Array) return 'i32';
+  if (a instanceof Float32Array) return 'f32';
+  if (a instanceof Float64Array) return 'f64';
+  if (a instanceof BigInt64Array) return 'i64';
+  return 'u64';
+}
+
+const CTORS: Record<DType, { new (buf: ArrayBuffer, off: number, len: number): SectionArray; BYTES_PER_ELEMENT: number }> = {
+  u8: Uint8Array, i8: Int8Array, u16: Uint16Array, i16: Int16Array, u32: Uint32Array, i32: Int32Array,
+  f32: Float32Array, f64: Float64Array, i64: BigInt64Array, u64: BigUint64Array,
+};
+
+const pad8 = (n: number) => (8 - (n % 8)) % 8;
+
+/** Serialise a container to one buffer (header, sections, checksum). */
+export function encodeContainer(kind: string, version: number, meta: unknown, sections: Record<string, SectionArray>): Buffer {
+  const specs: SectionSpec[] = [];
+  const bodies: Buffer[] = [];
+  for (const [name, arr] of Object.entries(sections)) {
+    specs.push({ name, dtype: dtypeOf(arr), byteLength: arr.byteLength });
+    bodies.push(Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength));
+  }
+  const header: HeaderJson = { kind, version, meta, sections: specs };
+  const headerBuf = Buffer.from(JSON.stringify(header, bigintReplacer), 'utf8');
+  const fixed = Buffer.alloc(16);
+  MAGIC.copy(fixed, 0);
+  fixed.writeUInt32LE(CONTAINER_VERSION, 8);
+  fixed.writeUInt32LE(headerBuf.length, 12);
+  const parts: Buffer[] = [fixed, headerBuf, Buffer.alloc(pad8(16 + headerBuf.length))];
+  for (const b of bodies) parts.push(b, Buffer.alloc(pad8(b.length)));
+  const hash = createHash('sha256');
+  for (const p of parts) hash.update(p);
+  parts.push(hash.digest());
+  return Buffer.concat(parts);
+}
+
+/** Parse and verify a container buffer; `source` names it in errors. */
+export function decodeContainer<M = unknown>(buf: Buffer, source: string, expectKind?: string): Container<M> {
+  if (buf.length < 16 + 32) throw new FileFormatError(source, `file is too short (${buf.length} bytes) to be a pinrec file`);
+  if (!buf.subarray(0, 8).equals(MAGIC)) throw new FileFormatError(source, 'not a pinrec file (bad magic bytes)');
+  const cver = buf.readUInt32LE(8);
+  if (cver !== CONTAINER_VERSION) throw new FileFormatError(source, `unsupported container version ${cver} (this build reads ${CONTAINER_VERSION})`);
+  const body = buf.subarray(0, buf.length - 32);
+  const digest = createHash('sha256').update(body).digest();
+  if (!digest.equals(buf.subarray(buf.length - 32))) {
+    throw new FileFormatError(source, 'checksum mismatch: the file is truncated or was altered');
+  }
+  const hlen = buf.readUInt32LE(12);
+  if (16 + hlen > body.length) throw new FileFormatError(source, 'header length points past the end of the file');
+  let header: HeaderJson;
+  try {
+    header = JSON.parse(buf.toString('utf8', 16, 16 + hlen), bigintReviver) as HeaderJson;
+  } catch (e) {
+    throw new FileFormatError(source, `header is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof header?.kind !== 'string' || !Array.isArray(header.sections)) throw new FileFormatError(source, 'header is malformed');
+  if (expectKind !== undefined && header.kind !== expectKind) {
+    throw new FileFormatError(source, `holds a '${header.kind}', expected a '${expectKind}'`);
+  }
+  let off = 16 + hlen + pad8(16 + hlen);
+  const sections = new Map<string, SectionArray>();
+  for (const s of header.sections) {
+    const ctor = CTORS[s.dtype];
+    if (!ctor || typeof s.byteLength !== 'number' || s.byteLength % ctor.BYTES_PER_ELEMENT !== 0) {
+      throw new FileFormatError(source, `section '${s.name}' is malformed`);
+    }
+    if (off + s.byteLength > body.length) throw new FileFormatError(source, `section '${s.name}' runs past the end of the file`);
+    // Copy into a fresh, aligned buffer so typed-array views are always valid.
+    const copy = new ArrayBuffer(s.byteLength);
+    new Uint8Array(copy).set(body.subarray(off, off + s.byteLength));
+    sections.set(s.name, new ctor(copy, 0, s.byteLength / ctor.BYTES_PER_ELEMENT));
+    off += s.byteLength + pad8(s.byteLength);
+  }
+  return { kind: header.kind, version: header.version, meta: header.meta as M, sections };
+}
+
+/**
+ * Write `data` to `file` atomically: a temp file beside it, fsync, rename over the target, fsync the folder.
+ * A crash at any point leaves either the old file or the new one, never a mix.
+ */
+export async function writeFileAtomic(file: string, data: Uint8Array): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await fsp.open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  try {
+    await fsp.rename(tmp, file);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+  try {
+    const dh = await fsp.open(dir, 'r');
+    try { await dh.sync(); } finally { await dh.close(); }
+  } catch {
+    // Some file systems do not allow fsync on a folder; the rename is still atomic.
+  }
+}
+
+/** Encode and atomically write a container file. */
+export async function writeContainer(file: string, kind: string, version: number, meta: unknown, sections: Record<string, SectionArray>): Promise<void> {
+  await writeFileAtomic(file, encodeContainer(kind, version, meta, sections));
+}
+
+/** Read and verify a container file; throws {@link FileFormatError} for anything but a good file of `expectKind`. */
+export async function readContainer<M = unknown>(file: string, expectKind?: string): Promise<Container<M>> {
+  let buf: Buffer;
+  try {
+    buf = await fsp.readFile(file);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new FileFormatError(file, `cannot be read (${err.code ?? err.message})`);
+  }
+  return decodeContainer<M>(buf, file, expectKind);
+}
+
+/** Fetch a required section of a given type or throw a {@link FileFormatError}. */
+export function requireSection<T extends SectionArray>(c: Container, name: string, ctor: new (...a: never[]) => T, source: string): T {
+  const s = c.sections.get(name);
+  if (!(s instanceof ctor)) throw new FileFormatError(source, `section '${name}' is missing or has the wrong type`);
+  return s;
+}
+
+function bigintReplacer(_k: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? { $bigint: v.toString() } : v;
+}
+function bigintReviver(_k: string, v: unknown): unknown {
+  if (v && typeof v === 'object' && '$bigint' in (v as Record<string, unknown>)) return BigInt((v as { $bigint: string }).$bigint);
+  return v;
+}

@@ -1,0 +1,143 @@
+/**
+ * The one place where callers' ids (strings, numbers, bigints) become dense indices and back.
+ */
+import { InvalidParameterError, UnknownIdError } from './errors.js';
+import type { Id } from './types.js';
+
+/**
+ * A bijection between caller ids and dense indices 0..size-1, in first-seen order.
+ * `1`, `1n` and `'1'` are three different ids (as in a `Map`).
+ *
+ * @example
+ * const users = new IdMap<string>();
+ * users.add('alice'); // 0
+ * users.add('bob');   // 1
+ * users.index('bob'); // 1
+ * users.id(0);        // 'alice'
+ */
+export class IdMap<I extends Id = Id> {
+  private readonly toIndex = new Map<I, number>();
+  private readonly toId: I[] = [];
+
+  /** Build from a list of distinct ids (index = position). */
+  static from<I extends Id>(ids: Iterable<I>, parameter = 'ids'): IdMap<I> {
+    const m = new IdMap<I>();
+    for (const id of ids) {
+      if (m.has(id)) throw new InvalidParameterError(parameter, 'a list of distinct ids', id);
+      m.add(id);
+    }
+    return m;
+  }
+
+  /** Number of ids. */
+  get size(): number {
+    return this.toId.length;
+  }
+
+  /** Index of `id`, adding it when new. */
+  add(id: I): number {
+    let i = this.toIndex.get(id);
+    if (i === undefined) {
+      checkIdType('id', id);
+      i = this.toId.length;
+      this.toIndex.set(id, i);
+      this.toId.push(id);
+    }
+    return i;
+  }
+
+  /** Whether `id` is known. */
+  has(id: I): boolean {
+    return this.toIndex.has(id);
+  }
+
+  /** Index of `id`, or -1 when unknown. */
+  get(id: I): number {
+    const i = this.toIndex.get(id);
+    return i === undefined ? -1 : i;
+  }
+
+  /** Index of `id`; throws {@link UnknownIdError} naming `parameter` when unknown. */
+  index(id: I, parameter = 'id', what = 'id'): number {
+    const i = this.toIndex.get(id);
+    if (i === undefined) throw new UnknownIdError(parameter, id, what);
+    return i;
+  }
+
+  /** The id at dense index `i`. */
+  id(i: number): I {
+    return this.toId[i];
+  }
+
+  /** All ids in index order (a copy). */
+  ids(): I[] {
+    return this.toId.slice();
+  }
+
+  /** Serialise to bytes (type-tagged, so strings, numbers and bigints come back as they were). */
+  encode(): Buffer {
+    return encodeIds(this.toId);
+  }
+
+  /** Inverse of {@link IdMap.encode}. */
+  static decode<I extends Id = Id>(buf: Uint8Array): IdMap<I> {
+    return IdMap.from(decodeIds(buf) as I[]);
+  }
+}
+
+/** Throws unless `id` is a string, a finite number or a bigint. */
+export function checkIdType(parameter: string, id: unknown): asserts id is Id {
+  const t = typeof id;
+  if (t === 'string' || t === 'bigint') return;
+  if (t === 'number' && Number.isFinite(id as number)) return;
+  throw new InvalidParameterError(parameter, 'a string, a finite number or a bigint', id);
+}
+
+const TAG_STRING = 1;
+const TAG_NUMBER = 2;
+const TAG_BIGINT = 3;
+
+/** Encode a list of ids as `[tag u8][len u32][utf8 bytes]` records. */
+export function encodeIds(ids: readonly Id[]): Buffer {
+  const parts: Buffer[] = [];
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(ids.length, 0);
+  parts.push(head);
+  for (const id of ids) {
+    const tag = typeof id === 'string' ? TAG_STRING : typeof id === 'number' ? TAG_NUMBER : TAG_BIGINT;
+    const body = Buffer.from(typeof id === 'number' ? numberToString(id) : String(id), 'utf8');
+    const rec = Buffer.alloc(5);
+    rec.writeUInt8(tag, 0);
+    rec.writeUInt32LE(body.length, 1);
+    parts.push(rec, body);
+  }
+  return Buffer.concat(parts);
+}
+
+/** Inverse of {@link encodeIds}; throws a plain Error on malformed input (callers wrap it). */
+export function decodeIds(bytes: Uint8Array): Id[] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < 4) throw new Error('id table is truncated');
+  const n = buf.readUInt32LE(0);
+  const out: Id[] = new Array(n);
+  let off = 4;
+  for (let i = 0; i < n; i++) {
+    if (off + 5 > buf.length) throw new Error('id table is truncated');
+    const tag = buf.readUInt8(off);
+    const len = buf.readUInt32LE(off + 1);
+    off += 5;
+    if (off + len > buf.length) throw new Error('id table is truncated');
+    const s = buf.toString('utf8', off, off + len);
+    off += len;
+    if (tag === TAG_STRING) out[i] = s;
+    else if (tag === TAG_NUMBER) out[i] = Number(s);
+    else if (tag === TAG_BIGINT) out[i] = BigInt(s);
+    else throw new Error(`id table has an unknown tag ${tag}`);
+  }
+  if (off !== buf.length) throw new Error('id table has trailing bytes');
+  return out;
+}
+
+function numberToString(x: number): string {
+  return Object.is(x, -0) ? '-0' : String(x);
+}

@@ -1,0 +1,28 @@
+/**
+ * The few types every pinrec module shares.
+ */
+
+/** A caller's id for a user, pin or vector: kept as given and returned as given. */
+export type Id = string | number | bigint;
+
+/** Ranked results in the caller's ids, best first. `scores[i]` belongs to `ids[i]`. */
+export interface Ranked<I extends Id = Id> {
+  ids: I[];
+  scores: Float32Array;
+}
+
+/** Progress of a long job, reported through an `onProgress` callback. */
+export interface Progress {
+  /** What is being done, e.g. `'svd:power-iteration'`. */
+  stage: string;
+  /** Units done so far. */
+  done: number;
+  /** Units in all (when known). */
+  total: number;
+}
+
+/** Callback for long jobs; library code never prints, it calls this instead. */
+export type ProgressCallback = (progress: Progress) => void;
+
+/** Distance metrics shared by vector indexes and similarity computations. */
+export type Metric = 'cosine' | 'ip' | 'l2';
