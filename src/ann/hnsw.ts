@@ -1,0 +1,399 @@
+/**
+ * Approximate nearest-neighbour search with HNSW graphs, over the native hnswlib (via `hnswlib-node`).
+ * Adds what the binding lacks: the caller's ids, automatic capacity, upserts, validated input, filters that
+ * still return k results, a versioned checksummed file format, and multi-core batch search.
+ */
+import { availableParallelism, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import hnswlib from 'hnswlib-node';
+import { FileFormatError, InvalidParameterError, UnknownIdError } from '../core/errors.js';
+import { IdMap } from '../core/ids.js';
+import type { Id, Metric, ProgressCallback } from '../core/types.js';
+import { checkInt, checkOneOf } from '../core/validate.js';
+import { readContainer, requireSection, writeContainer } from '../core/container.js';
+import { resolveFilter, type LabelFilter } from './filter.js';
+import { TopK } from './heap.js';
+import { SearchPool } from './pool.js';
+import type { BatchSearchOptions, SearchOptions, SearchResult, VectorIndex } from './types.js';
+import { checkItems, checkK, checkQuery, checkQueryBatch, dot, normalized, similarityOf, sqL2 } from './vectors.js';
+
+const { HierarchicalNSW } = hnswlib;
+type Native = InstanceType<typeof HierarchicalNSW>;
+
+const KIND = 'pinrec.ann.hnsw';
+const VERSION = 1;
+
+/** Options of {@link HnswIndex}. */
+export interface HnswIndexOptions {
+  /** `'cosine'` (vectors normalised), `'ip'` (inner product, for MIPS over factors) or `'l2'` (squared Euclidean). */
+  metric: Metric;
+  /** Vector dimension (1 .. 65536). */
+  dim: number;
+  /** Graph degree: links per node on upper layers (2·M on the base layer). @default 16 */
+  M?: number;
+  /** Candidate list size while building; higher builds slower and gives better recall. @default 200 */
+  efConstruction?: number;
+  /** Candidate list size while searching (changeable later; a search always uses at least k). @default 50 */
+  ef?: number;
+  /** Seed of hnswlib's level generator (an integer in [0, 2^32-1]). @default 100 */
+  seed?: number;
+  /** Initial capacity in vectors; doubles automatically when exceeded. @default 1024 */
+  capacity?: number;
+}
+
+/** Options of {@link HnswIndex.addItems}. */
+export interface AddOptions {
+  /** Called every 1,000 vectors and at the end. @default undefined */
+  onProgress?: ProgressCallback;
+}
+
+interface HnswMeta {
+  metric: Metric; dim: number; M: number; efConstruction: number; ef: number; seed: number; count: number; labels: number;
+}
+
+/**
+ * An HNSW index over the caller's ids.
+ *
+ * Distances are hnswlib's: `1 - cos` (cosine), `1 - dot` (ip), squared Euclidean (l2). Similarities are
+ * `cos`, `dot` and the negated squared Euclidean distance, so larger is always better.
+ *
+ * Thread safety: every method runs on the calling thread except {@link HnswIndex.searchBatch} (worker
+ * threads, each with a read-only copy of the graph). Do not mutate the index (addItems, markDeleted) while
+ * a `searchBatch` or `save` promise is pending.
+ *
+ * @example
+ * const index = new HnswIndex<string>({ metric: 'cosine', dim: 3 });
+ * index.addItems(['a', 'b', 'c'], new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, 1]));
+ * const { ids, similarities } = index.search([0.9, 0.1, 0], 2); // ids ['a', 'b']
+ * await index.save('pins.hnsw');
+ * const again = await HnswIndex.load<string>('pins.hnsw');
+ */
+export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
+  readonly metric: Metric;
+  readonly dim: number;
+  /** Graph degree. */
+  readonly M: number;
+  /** Build-time candidate list size. */
+  readonly efConstruction: number;
+  /** Level-generator seed. */
+  readonly seed: number;
+  private readonly native: Native;
+  private readonly ids = new IdMap<I>();
+  private deleted = new Uint8Array(0);
+  private live = 0;
+  private efValue: number;
+  private nativeEf = -1;
+  private version = 0;
+  private readonly scratch: number[];
+  private pool: { version: number; threads: number; promise: Promise<SearchPool> } | null = null;
+
+  constructor(options: HnswIndexOptions) {
+    if (options === null || typeof options !== 'object') throw new InvalidParameterError('options', 'an object', options);
+    this.metric = checkOneOf('metric', options.metric, ['cosine', 'ip', 'l2'] as const);
+    this.dim = checkInt('dim', options.dim, 1, 65536);
+    this.M = checkInt('M', options.M ?? 16, 2, 1024);
+    this.efConstruction = checkInt('efConstruction', options.efConstruction ?? 200, 1, 1 << 20);
+    this.efValue = checkInt('ef', options.ef ?? 50, 1, 1 << 20);
+    this.seed = checkInt('seed', options.seed ?? 100, 0, 0xffffffff);
+    const capacity = checkInt('capacity', options.capacity ?? 1024, 1, 0xffffffff);
+    this.native = new HierarchicalNSW(this.metric, this.dim);
+    this.native.initIndex({ maxElements: capacity, m: this.M, efConstruction: this.efConstruction, randomSeed: this.seed });
+    this.scratch = new Array<number>(this.dim).fill(0);
+  }
+
+  /** Number of live (not deleted) items. */
+  get size(): number {
+    return this.live;
+  }
+
+  /** Slots allocated in the native index (grows by doubling). */
+  get capacity(): number {
+    return this.native.getMaxElements();
+  }
+
+  /** Default search candidate list size; each search uses `max(ef, k)`. @default 50 */
+  get ef(): number {
+    return this.efValue;
+  }
+
+  set ef(value: number) {
+    this.efValue = checkInt('ef', value, 1, 1 << 20);
+  }
+
+  /**
+   * Add one vector or a row-major batch (`ids.length * dim` floats). An id already present gets its vector
+   * replaced (its graph links are repaired); a deleted id is revived. The whole batch is validated before
+   * anything is added.
+   * @throws DimensionMismatchError, InvalidParameterError (NaN/Inf, zero vector under cosine, bad id)
+   * @example
+   * index.addItems([1n, 2n], new Float32Array(2 * index.dim));
+   * index.addItems('pin:9', embedding);
+   */
+  addItems(ids: I | readonly I[], vectors: Float32Array | readonly number[], options: AddOptions = {}): void {
+    const { ids: list, data } = checkItems(ids, vectors, this.dim, this.metric);
+    const onProgress = options.onProgress;
+    let fresh = 0;
+    const seen = new Set<I>();
+    for (const id of list) if (!this.ids.has(id) && !seen.has(id)) { seen.add(id); fresh++; }
+    const need = this.ids.size + fresh;
+    const cap = this.native.getMaxElements();
+    if (need > cap) {
+      const next = Math.min(0xffffffff, Math.max(need, cap * 2));
+      this.native.resizeIndex(next);
+    }
+    if (need > this.deleted.length) {
+      const d = new Uint8Array(Math.max(need, this.deleted.length * 2, 16));
+      d.set(this.deleted);
+      this.deleted = d;
+    }
+    this.version++;
+    const dim = this.dim, arr = this.scratch;
+    for (let r = 0; r < list.length; r++) {
+      const before = this.ids.size;
+      const label = this.ids.add(list[r]);
+      const off = r * dim;
+      for (let j = 0; j < dim; j++) arr[j] = data[off + j];
+      this.native.addPoint(arr, label);
+      if (label >= before) this.live++;
+      else if (this.deleted[label] === 1) { this.deleted[label] = 0; this.live++; }
+      if (onProgress && (r + 1) % 1000 === 0) onProgress({ stage: 'hnsw:add', done: r + 1, total: list.length });
+    }
+    onProgress?.({ stage: 'hnsw:add', done: list.length, total: list.length });
+  }
+
+  /** Whether `id` is present and not deleted. @example index.has('pin:9') */
+  has(id: I): boolean {
+    const l = this.ids.get(id);
+    return l >= 0 && this.deleted[l] === 0;
+  }
+
+  /**
+   * Mark `id` deleted: searches never return it; its slot stays allocated until the index is rebuilt.
+   * Adding the id again revives it with the new vector.
+   * @throws UnknownIdError when `id` is absent or already deleted
+   * @example index.markDeleted('pin:9');
+   */
+  markDeleted(id: I): void {
+    const l = this.ids.get(id);
+    if (l < 0 || this.deleted[l] === 1) throw new UnknownIdError('id', id);
+    this.native.markDelete(l);
+    this.deleted[l] = 1;
+    this.live--;
+    this.version++;
+  }
+
+  /** Alias of {@link HnswIndex.markDeleted}. @example index.remove('pin:9'); */
+  remove(id: I): void {
+    this.markDeleted(id);
+  }
+
+  /** The stored vector of `id` (normalised under cosine). @throws UnknownIdError @example index.getVector('pin:9') */
+  getVector(id: I): Float32Array {
+    const l = this.ids.get(id);
+    if (l < 0 || this.deleted[l] === 1) throw new UnknownIdError('id', id);
+    return Float32Array.from(this.native.getPoint(l));
+  }
+
+  /**
+   * The k nearest live items to `query`, best first. With a filter, returns `min(k, allowed items)`
+   * results: when the graph search comes back short it is retried with a 4× larger `ef`, and allow-sets no
+   * larger than `max(2·ef, 64)` are searched exactly.
+   * @param query  a vector of length `dim`
+   * @param k      number of neighbours, an integer in [1, size]
+   * @param options `filter` and a per-search `ef`
+   * @throws EmptyIndexError, InvalidParameterError (k, query, filter, ef), DimensionMismatchError
+   * @example
+   * const { ids, similarities } = index.search(userFactors, 20, { filter: { deny: seenPins } });
+   */
+  search(query: Float32Array | readonly number[], k: number, options: SearchOptions<I> = {}): SearchResult<I> {
+    checkK(k, this.live, 'HnswIndex');
+    const q = checkQuery('query', query, this.dim, this.metric);
+    const ef = options.ef === undefined ? this.efValue : checkInt('ef', options.ef, 1, 1 << 20);
+    const f = resolveFilter(options.filter, this.ids, (l) => this.deleted[l] === 0, this.live);
+    return this.searchChecked(q, k, Math.max(ef, k), f);
+  }
+
+  private searchChecked(q: Float32Array, k: number, ef: number, f: LabelFilter | null): SearchResult<I> {
+    const want = f && f.allowedCount >= 0 ? Math.min(k, f.allowedCount) : k;
+    if (want === 0) return this.toResult([], []);
+    if (f?.allowLabels && f.allowLabels.length <= Math.max(2 * ef, 64)) return this.exactOver(q, want, f.allowLabels, null);
+    const arr = this.scratch;
+    for (let j = 0; j < this.dim; j++) arr[j] = q[j];
+    const total = this.ids.size;
+    let e = ef;
+    for (;;) {
+      if (this.nativeEf !== e) { this.native.setEf(e); this.nativeEf = e; }
+      const r = this.native.searchKnn(arr, want, f ? f.accept : undefined);
+      if (f?.error) throw f.error.value;
+      if (r.neighbors.length >= want) return this.toResult(r.neighbors, r.distances);
+      if (e >= total) {
+        // The search was exhaustive over the reachable graph. A predicate may simply match fewer items.
+        if (f && f.allowedCount < 0) return this.toResult(r.neighbors, r.distances);
+        break;
+      }
+      e = Math.min(e * 4, total);
+    }
+    return this.exactOver(q, want, null, f);
+  }
+
+  /** Exact top-k over `labels`, or over every live label passing `f`, reading vectors from the graph. */
+  private exactOver(q: Float32Array, k: number, labels: Int32Array | null, f: LabelFilter | null): SearchResult<I> {
+    const qq = this.metric === 'cosine' ? normalized(q) : q;
+    const heap = new TopK(k);
+    const v = new Float32Array(this.dim);
+    const visit = (l: number) => {
+      const p = this.native.getPoint(l);
+      for (let j = 0; j < this.dim; j++) v[j] = p[j];
+      heap.push(this.metric === 'l2' ? sqL2(qq, 0, v, 0, this.dim) : 1 - dot(qq, 0, v, 0, this.dim), l);
+    };
+    if (labels) for (const l of labels) visit(l);
+    else {
+      for (let l = 0; l < this.ids.size; l++) if (this.deleted[l] === 0 && (!f || f.accept(l))) visit(l);
+      if (f?.error) throw f.error.value;
+    }
+    const s = heap.sorted();
+    return this.toResult(s.labels, s.distances);
+  }
+
+  private toResult(labels: ArrayLike<number>, distances: ArrayLike<number>): SearchResult<I> {
+    const n = labels.length;
+    const ids = new Array<I>(n);
+    const dist = new Float32Array(n), sim = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      ids[i] = this.ids.id(labels[i]);
+      dist[i] = distances[i];
+      sim[i] = similarityOf(this.metric, distances[i]);
+    }
+    return { ids, distances: dist, similarities: sim };
+  }
+
+  /**
+   * {@link HnswIndex.search} for every row of a row-major query batch. Unfiltered batches of at least
+   * `2·threads` queries run on `threads` worker threads, each holding its own read-only copy of the graph
+   * (made on first use and after any change to the index, so memory grows by one graph per thread);
+   * filtered batches and `threads: 1` run on the calling thread.
+   * @throws as {@link HnswIndex.search}
+   * @example
+   * const results = await index.searchBatch(queries, 10, { threads: 2 });
+   */
+  async searchBatch(queries: Float32Array, k: number, options: BatchSearchOptions<I> = {}): Promise<SearchResult<I>[]> {
+    checkK(k, this.live, 'HnswIndex');
+    const { data, rows } = checkQueryBatch('queries', queries, this.dim, this.metric);
+    const ef = Math.max(k, options.ef === undefined ? this.efValue : checkInt('ef', options.ef, 1, 1 << 20));
+    const threads = options.threads === undefined ? availableParallelism() : checkInt('threads', options.threads, 1, 256);
+    const f = resolveFilter(options.filter, this.ids, (l) => this.deleted[l] === 0, this.live);
+    const dim = this.dim;
+    if (f || threads <= 1 || rows < 2 * threads) {
+      const out: SearchResult<I>[] = new Array(rows);
+      for (let r = 0; r < rows; r++) out[r] = this.searchChecked(data.subarray(r * dim, (r + 1) * dim), k, ef, f);
+      return out;
+    }
+    const pool = await this.ensurePool(threads);
+    const raw = await pool.run(data, rows, k, ef);
+    const out: SearchResult<I>[] = new Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const n = raw.counts[r];
+      if (n < k) { out[r] = this.searchChecked(data.subarray(r * dim, (r + 1) * dim), k, ef, null); continue; }
+      out[r] = this.toResult(raw.labels.subarray(r * k, r * k + n), raw.dists.subarray(r * k, r * k + n));
+    }
+    return out;
+  }
+
+  private ensurePool(threads: number): Promise<SearchPool> {
+    const cur = this.pool;
+    if (cur && cur.version === this.version && cur.threads === threads) return cur.promise;
+    if (cur) void cur.promise.then((p) => p.close(), () => undefined);
+    const dir = mkdtempSync(path.join(tmpdir(), 'pinrec-hnsw-pool-'));
+    const file = path.join(dir, 'graph.bin');
+    this.native.writeIndexSync(file);
+    const promise = SearchPool.create(file, this.metric, this.dim, threads, this.version)
+      .finally(() => rmSync(dir, { recursive: true, force: true }));
+    this.pool = { version: this.version, threads, promise };
+    promise.catch(() => { if (this.pool?.promise === promise) this.pool = null; });
+    return promise;
+  }
+
+  /** Stop the batch-search worker threads (they restart on the next parallel `searchBatch`). @example await index.close(); */
+  async close(): Promise<void> {
+    const cur = this.pool;
+    this.pool = null;
+    if (cur) await cur.promise.then((p) => p.close(), () => undefined);
+  }
+
+  /**
+   * Save atomically to `file`: a pinrec container holding a header (metric, dim, M, efConstruction, ef,
+   * seed, count), hnswlib's own serialised graph, the id table and the deleted labels, with a SHA-256
+   * checksum. Written to a temp file and renamed, so a crash leaves the previous file intact.
+   * @example await index.save('pins.hnsw');
+   */
+  async save(file: string): Promise<void> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pinrec-hnsw-save-'));
+    let graph: Buffer;
+    try {
+      const tmp = path.join(dir, 'graph.bin');
+      this.native.writeIndexSync(tmp);
+      graph = readFileSync(tmp);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const deleted: number[] = [];
+    for (let l = 0; l < this.ids.size; l++) if (this.deleted[l] === 1) deleted.push(l);
+    const meta: HnswMeta = {
+      metric: this.metric, dim: this.dim, M: this.M, efConstruction: this.efConstruction, ef: this.efValue,
+      seed: this.seed, count: this.live, labels: this.ids.size,
+    };
+    await writeContainer(file, KIND, VERSION, meta, {
+      graph: new Uint8Array(graph.buffer, graph.byteOffset, graph.byteLength),
+      ids: new Uint8Array(this.ids.encode()),
+      deleted: Uint32Array.from(deleted),
+    });
+  }
+
+  /**
+   * Load an index written by {@link HnswIndex.save}.
+   * @throws FileFormatError for a missing, truncated, altered or foreign file, or one of another version
+   * @example const index = await HnswIndex.load<string>('pins.hnsw');
+   */
+  static async load<I extends Id = Id>(file: string): Promise<HnswIndex<I>> {
+    const c = await readContainer<HnswMeta>(file, KIND);
+    if (c.version !== VERSION) throw new FileFormatError(file, `unsupported ${KIND} version ${c.version} (this build reads ${VERSION})`);
+    const m = c.meta;
+    const okInt = (x: unknown, lo: number, hi: number) => typeof x === 'number' && Number.isInteger(x) && x >= lo && x <= hi;
+    if (!m || typeof m !== 'object' || !['cosine', 'ip', 'l2'].includes(m.metric) || !okInt(m.dim, 1, 65536) || !okInt(m.M, 2, 1024)
+      || !okInt(m.efConstruction, 1, 1 << 20) || !okInt(m.ef, 1, 1 << 20) || !okInt(m.seed, 0, 0xffffffff)
+      || !okInt(m.labels, 0, 0xffffffff) || !okInt(m.count, 0, m.labels)) {
+      throw new FileFormatError(file, 'header meta is malformed');
+    }
+    let ids: IdMap<I>;
+    try {
+      ids = IdMap.decode<I>(requireSection(c, 'ids', Uint8Array, file));
+    } catch (e) {
+      if (e instanceof FileFormatError) throw e;
+      throw new FileFormatError(file, `id table is malformed (${(e as Error).message})`);
+    }
+    const graph = requireSection(c, 'graph', Uint8Array, file);
+    const deleted = requireSection(c, 'deleted', Uint32Array, file);
+    if (ids.size !== m.labels || m.count !== m.labels - deleted.length) throw new FileFormatError(file, 'id table disagrees with the header');
+    const index = new HnswIndex<I>({ metric: m.metric, dim: m.dim, M: m.M, efConstruction: m.efConstruction, ef: m.ef, seed: m.seed, capacity: 1 });
+    const dir = mkdtempSync(path.join(tmpdir(), 'pinrec-hnsw-load-'));
+    try {
+      const tmp = path.join(dir, 'graph.bin');
+      writeFileSync(tmp, graph);
+      index.native.readIndexSync(tmp);
+    } catch (e) {
+      throw new FileFormatError(file, `hnswlib could not read the graph (${(e as Error).message})`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    if (index.native.getCurrentCount() !== m.labels) throw new FileFormatError(file, 'graph size disagrees with the header');
+    for (let l = 0; l < m.labels; l++) index.ids.add(ids.id(l));
+    index.deleted = new Uint8Array(Math.max(16, m.labels));
+    for (const l of deleted) {
+      if (l >= m.labels || index.deleted[l] === 1) throw new FileFormatError(file, 'deleted list is malformed');
+      index.deleted[l] = 1;
+    }
+    index.live = m.count;
+    return index;
+  }
+}
