@@ -1,0 +1,317 @@
+/**
+ * Candidate records in the three shapes pinrec accepts — arrays of objects, columns of typed arrays, and
+ * Apache Arrow tables — and their conversion to one validated columnar batch.
+ *
+ * Missing values: a field that is `undefined`/`null` (objects), a column that is absent (columns), or a
+ * null slot (Arrow) is *missing*, and the normalisation rules in `signals.ts` decide what it becomes.
+ * NaN or an infinite value is never "missing": it is an {@link InvalidParameterError} naming the field and row.
+ */
+import type { Id } from '../core/types.js';
+import { InvalidParameterError } from '../core/errors.js';
+import { checkIdType } from '../core/ids.js';
+
+/** A category or creator key; `null`/`undefined` means "none" (never counted by the caps). */
+export type GroupKey = string | number | bigint;
+
+/** The signals a candidate may carry, by name. */
+export const SIGNAL_FIELDS = ['similarity', 'distance', 'engagements', 'impressions', 'engagementRate', 'quality'] as const;
+/** One of {@link SIGNAL_FIELDS}. */
+export type SignalField = (typeof SIGNAL_FIELDS)[number];
+
+/**
+ * One candidate pin, as an object.
+ *
+ * @example
+ * const c: Candidate = { id: 'pin42', similarity: 0.83, engagements: 120, impressions: 4000, quality: 0.9,
+ *                        category: 'home-decor', creator: 'alice' };
+ */
+export interface Candidate<I extends Id = Id> {
+  /** The pin's id (string, finite number or bigint). */
+  id: I;
+  /** Similarity to the query or user; its meaning depends on the batch's `metric` (see `normalizeSignals`). */
+  similarity?: number | null;
+  /** Distance to the query, used when `similarity` is missing; meaning depends on the batch's `metric`. */
+  distance?: number | null;
+  /** Engagements (saves, clicks) — a count >= 0, used with `impressions`. */
+  engagements?: number | null;
+  /** Impressions (views) — a count >= `engagements`. */
+  impressions?: number | null;
+  /** A precomputed engagement rate in [0, 1], used only when the counts are missing (it cannot be smoothed). */
+  engagementRate?: number | null;
+  /** Content quality in [0, 1]. */
+  quality?: number | null;
+  /** Category key for the diversity caps. */
+  category?: GroupKey | null;
+  /** Creator key for the diversity caps. */
+  creator?: GroupKey | null;
+  /** Extra numeric features for a custom {@link Scorer} (ignored by the blend). */
+  features?: Record<string, number>;
+}
+
+/**
+ * Candidates as columns: every present column has one entry per candidate. Use typed arrays
+ * (`Float32Array`, `Float64Array`, `Uint32Array`...) for speed. A column that is absent is missing for every
+ * row; `present[field]` (1 = present, 0 = missing) marks single missing rows, as Arrow's null bitmap does.
+ *
+ * @example
+ * const cols: CandidateColumns = {
+ *   ids: [1, 2, 3],
+ *   similarity: new Float32Array([0.9, 0.8, 0.4]),
+ *   engagements: new Uint32Array([5, 900, 0]), impressions: new Uint32Array([10, 10000, 0]),
+ *   category: ['a', 'a', 'b'],
+ * };
+ */
+export interface CandidateColumns<I extends Id = Id> {
+  ids: ArrayLike<I>;
+  similarity?: ArrayLike<number>;
+  distance?: ArrayLike<number>;
+  engagements?: ArrayLike<number>;
+  impressions?: ArrayLike<number>;
+  engagementRate?: ArrayLike<number>;
+  quality?: ArrayLike<number>;
+  category?: ArrayLike<GroupKey | null | undefined>;
+  creator?: ArrayLike<GroupKey | null | undefined>;
+  /** Extra numeric feature columns for a custom {@link Scorer}. */
+  features?: Record<string, ArrayLike<number>>;
+  /** Per-row presence masks (1 = present) for signal columns with some missing rows. */
+  present?: Partial<Record<SignalField, Uint8Array>>;
+}
+
+/** The structural part of an Apache Arrow `Table` pinrec reads (any apache-arrow version with `getChild`). */
+export interface ArrowTableLike {
+  readonly numRows: number;
+  getChild(name: string): ArrowVectorLike | null;
+}
+/** The structural part of an Apache Arrow `Vector` pinrec reads. */
+export interface ArrowVectorLike {
+  readonly length: number;
+  readonly nullCount: number;
+  get(i: number): unknown;
+  isValid(i: number): boolean;
+  toArray(): ArrayLike<unknown>;
+}
+
+/** Any accepted candidate input. */
+export type CandidateInput<I extends Id = Id> = readonly Candidate<I>[] | CandidateColumns<I> | ArrowTableLike;
+
+/** Whether `x` looks like an Apache Arrow table. */
+export function isArrowTable(x: unknown): x is ArrowTableLike {
+  return typeof x === 'object' && x !== null && typeof (x as ArrowTableLike).getChild === 'function' &&
+    typeof (x as ArrowTableLike).numRows === 'number';
+}
+
+/**
+ * A validated columnar batch: what scorers see. Signal columns are `Float64Array`s with a presence mask
+ * (`null` = all present); a column with no present row is `undefined`.
+ */
+export interface CandidateBatch<I extends Id = Id> {
+  readonly n: number;
+  readonly ids: ArrayLike<I>;
+  readonly columns: Partial<Record<SignalField, Float64Array>>;
+  readonly present: Partial<Record<SignalField, Uint8Array | null>>;
+  readonly category?: ArrayLike<GroupKey | null | undefined>;
+  readonly creator?: ArrayLike<GroupKey | null | undefined>;
+  readonly features: Record<string, ArrayLike<number>>;
+}
+
+/** Options naming Arrow columns when they differ from the field names. */
+export interface ArrowColumnNames {
+  /** @default 'id' */
+  id?: string;
+  /** Column name per field; defaults to the field's own name (`similarity`, `quality`, `category`...). */
+  fields?: Partial<Record<SignalField | 'category' | 'creator', string>>;
+  /** Names of extra feature columns to pass to a custom scorer. @default [] */
+  features?: string[];
+}
+
+/**
+ * Read an Arrow table into {@link CandidateColumns}: numeric columns are copied to `Float64Array`, nulls
+ * become "missing" through `present` masks, dictionary/string columns become arrays of keys.
+ *
+ * @throws {InvalidParameterError} when the id column is missing or holds nulls
+ * @example
+ * import { tableFromArrays } from 'apache-arrow';
+ * const t = tableFromArrays({ id: Int32Array.from([1, 2]), similarity: Float32Array.from([0.9, 0.2]) });
+ * const cols = columnsFromArrow(t);
+ */
+export function columnsFromArrow(table: ArrowTableLike, names: ArrowColumnNames = {}): CandidateColumns {
+  const idName = names.id ?? 'id';
+  const idVec = table.getChild(idName);
+  if (!idVec) throw new InvalidParameterError('candidates', `an Arrow table with an '${idName}' column`, table);
+  if (idVec.nullCount > 0) throw new InvalidParameterError(`candidates.${idName}`, 'a column without nulls', idVec.nullCount);
+  const n = table.numRows;
+  const ids: Id[] = new Array(n);
+  for (let i = 0; i < n; i++) ids[i] = idVec.get(i) as Id;
+  const out: CandidateColumns = { ids };
+  const present: Partial<Record<SignalField, Uint8Array>> = {};
+  for (const f of SIGNAL_FIELDS) {
+    const v = table.getChild(names.fields?.[f] ?? f);
+    if (!v) continue;
+    const vals = new Float64Array(n);
+    const arr = v.toArray();
+    for (let i = 0; i < n; i++) vals[i] = Number(arr[i]);
+    if (v.nullCount > 0) {
+      const mask = new Uint8Array(n);
+      for (let i = 0; i < n; i++) mask[i] = v.isValid(i) ? 1 : 0;
+      present[f] = mask;
+    }
+    out[f] = vals;
+  }
+  for (const g of ['category', 'creator'] as const) {
+    const v = table.getChild(names.fields?.[g] ?? g);
+    if (!v) continue;
+    const keys: (GroupKey | null)[] = new Array(n);
+    for (let i = 0; i < n; i++) keys[i] = (v.get(i) as GroupKey | null) ?? null;
+    out[g] = keys;
+  }
+  if (names.features && names.features.length > 0) {
+    out.features = {};
+    for (const name of names.features) {
+      const v = table.getChild(name);
+      if (!v) throw new InvalidParameterError('names.features', `names of columns in the table`, name);
+      const vals = new Float64Array(n);
+      for (let i = 0; i < n; i++) vals[i] = Number(v.get(i));
+      out.features[name] = vals;
+    }
+  }
+  if (Object.keys(present).length > 0) out.present = present;
+  return out;
+}
+
+/**
+ * Convert candidates in any accepted shape to a validated {@link CandidateBatch}.
+ *
+ * Validation (each failure an {@link InvalidParameterError} naming field and row): ids are strings, finite
+ * numbers or bigints; present signals are finite; counts (`engagements`, `impressions`) are >= 0 and
+ * `engagements <= impressions`; `quality` and `engagementRate` are in [0, 1];
+ * column lengths equal `ids.length`. Range checks on `similarity` depend on the metric (see `normalizeSignals`).
+ * Duplicate ids are *not* rejected here: ranking keeps the best-ranked copy and reports the others.
+ *
+ * @example
+ * const batch = toBatch([{ id: 'a', similarity: 0.5 }, { id: 'b', quality: 0.7 }]);
+ * batch.n; // 2
+ */
+export function toBatch<I extends Id = Id>(input: CandidateInput<I>): CandidateBatch<I> {
+  if (Array.isArray(input)) return batchFromObjects(input as readonly Candidate<I>[]);
+  if (isArrowTable(input)) return batchFromColumns(columnsFromArrow(input) as CandidateColumns<I>);
+  if (typeof input === 'object' && input !== null && 'ids' in input) return batchFromColumns(input as CandidateColumns<I>);
+  throw new InvalidParameterError('candidates', 'an array of candidates, candidate columns or an Arrow table', input);
+}
+
+function batchFromObjects<I extends Id>(list: readonly Candidate<I>[]): CandidateBatch<I> {
+  const n = list.length;
+  const ids: I[] = new Array(n);
+  const columns: Partial<Record<SignalField, Float64Array>> = {};
+  const present: Partial<Record<SignalField, Uint8Array | null>> = {};
+  const counts: Record<string, number> = {};
+  let category: (GroupKey | null)[] | undefined;
+  let creator: (GroupKey | null)[] | undefined;
+  let features: Record<string, Float64Array> | undefined;
+  for (let i = 0; i < n; i++) {
+    const c = list[i];
+    if (typeof c !== 'object' || c === null) throw new InvalidParameterError(`candidates[${i}]`, 'a candidate object', c);
+    checkIdType(`candidates[${i}].id`, c.id);
+    ids[i] = c.id;
+    for (const f of SIGNAL_FIELDS) {
+      const v = c[f];
+      if (v === undefined || v === null) continue;
+      let col = columns[f];
+      if (!col) {
+        col = columns[f] = new Float64Array(n);
+        present[f] = new Uint8Array(n);
+        counts[f] = 0;
+      }
+      if (typeof v !== 'number') throw new InvalidParameterError(`candidates[${i}].${f}`, 'a finite number', v);
+      col[i] = v;
+      present[f]![i] = 1;
+      counts[f]++;
+    }
+    if (c.category !== undefined && c.category !== null) (category ??= new Array(n).fill(null))[i] = c.category;
+    if (c.creator !== undefined && c.creator !== null) (creator ??= new Array(n).fill(null))[i] = c.creator;
+    if (c.features) {
+      for (const [k, v] of Object.entries(c.features)) {
+        features ??= {};
+        const col = (features[k] ??= new Float64Array(n).fill(Number.NaN));
+        col[i] = v;
+      }
+    }
+  }
+  for (const f of SIGNAL_FIELDS) if (counts[f] === n) present[f] = null;
+  const batch: CandidateBatch<I> = { n, ids, columns, present, category, creator, features: features ?? {} };
+  validateBatch(batch);
+  return batch;
+}
+
+function batchFromColumns<I extends Id>(cols: CandidateColumns<I>): CandidateBatch<I> {
+  const ids = cols.ids;
+  if (!ids || typeof ids.length !== 'number') throw new InvalidParameterError('candidates.ids', 'an array of ids', ids);
+  const n = ids.length;
+  for (let i = 0; i < n; i++) checkIdType(`candidates.ids[${i}]`, ids[i]);
+  const columns: Partial<Record<SignalField, Float64Array>> = {};
+  const present: Partial<Record<SignalField, Uint8Array | null>> = {};
+  for (const f of SIGNAL_FIELDS) {
+    const src = cols[f];
+    if (src === undefined || src === null) continue;
+    if (src.length !== n) throw new InvalidParameterError(`candidates.${f}.length`, `equal to ids.length (${n})`, src.length);
+    const col = src instanceof Float64Array ? src : Float64Array.from(src);
+    const mask = cols.present?.[f];
+    if (mask !== undefined && mask.length !== n) {
+      throw new InvalidParameterError(`candidates.present.${f}.length`, `equal to ids.length (${n})`, mask.length);
+    }
+    columns[f] = col;
+    present[f] = mask ?? null;
+  }
+  for (const g of ['category', 'creator'] as const) {
+    const src = cols[g];
+    if (src !== undefined && src.length !== n) throw new InvalidParameterError(`candidates.${g}.length`, `equal to ids.length (${n})`, src.length);
+  }
+  const features: Record<string, ArrayLike<number>> = {};
+  for (const [k, v] of Object.entries(cols.features ?? {})) {
+    if (v.length !== n) throw new InvalidParameterError(`candidates.features.${k}.length`, `equal to ids.length (${n})`, v.length);
+    features[k] = v;
+  }
+  const batch: CandidateBatch<I> = { n, ids, columns, present, category: cols.category, creator: cols.creator, features };
+  validateBatch(batch);
+  return batch;
+}
+
+/** Whether row `i` of signal `f` is present. */
+export function isPresent(batch: CandidateBatch, f: SignalField, i: number): boolean {
+  if (!batch.columns[f]) return false;
+  const m = batch.present[f];
+  return !m || m[i] === 1;
+}
+
+function where(f: SignalField, i: number): string {
+  return `candidates[${i}].${f}`;
+}
+
+function validateBatch(b: CandidateBatch): void {
+  const n = b.n;
+  for (const f of SIGNAL_FIELDS) {
+    const col = b.columns[f];
+    if (!col) continue;
+    const m = b.present[f];
+    // similarity and distance ranges depend on the metric and are checked by normalizeSignals.
+    const lo = f === 'similarity' || f === 'distance' ? -Infinity : 0;
+    const hi = f === 'quality' || f === 'engagementRate' ? 1 : Infinity;
+    for (let i = 0; i < n; i++) {
+      if (m && m[i] === 0) continue;
+      const v = col[i];
+      if (!Number.isFinite(v)) throw new InvalidParameterError(where(f, i), 'a finite number', v);
+      if (v < lo || v > hi) throw new InvalidParameterError(where(f, i), hi === 1 ? 'in [0, 1]' : 'a number >= 0', v);
+    }
+  }
+  const e = b.columns.engagements;
+  const imp = b.columns.impressions;
+  if (e || imp) {
+    for (let i = 0; i < n; i++) {
+      const pe = isPresent(b, 'engagements', i);
+      const pi = isPresent(b, 'impressions', i);
+      if (pe !== pi) {
+        throw new InvalidParameterError(`candidates[${i}]`, 'a candidate with both engagements and impressions or neither', pe ? 'engagements only' : 'impressions only');
+      }
+      if (pe && e![i] > imp![i]) throw new InvalidParameterError(where('engagements', i), `<= impressions (${imp![i]})`, e![i]);
+    }
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * The home feed: candidates from several sources (CF, visual neighbours, trending...) fetched concurrently,
+ * each under its own time budget, merged and de-duplicated, enriched with metadata, scored, and diversified.
+ * A source that throws, returns garbage or runs past its budget is reported and left out; the feed is
+ * served from the others (the seed's lesson: trending and category fallbacks kept Black Friday alive).
+ */
+import type { Id } from '../core/types.js';
+import { InvalidParameterError } from '../core/errors.js';
+import { checkInt, checkNumber } from '../core/validate.js';
+import { type CapsOptions, resolveCapsOptions } from '../diversity/caps.js';
+import { type Candidate, SIGNAL_FIELDS, toBatch } from './candidates.js';
+import type { PinMetadataSource } from './interfaces.js';
+import { type RankedCandidate, type RerankOptions, type SkippedCandidate, rerank } from './rerank.js';
+import { type BlendWeights, type Scorer, type SignalOptions, normalizeSignals, normalizeWeights } from './signals.js';
+
+/** What a source is given besides the user. */
+export interface SourceContext<I extends Id = Id> {
+  /** Aborted when the source's budget runs out: stop work and return. */
+  signal: AbortSignal;
+  /** Most candidates the feed wants from one source. */
+  limit: number;
+  /** Pins the user must not be shown (already seen, blocked...). */
+  exclude: ReadonlySet<I>;
+}
+
+/**
+ * A source of feed candidates. `similarity`, when given, must be in [0, 1] (or a cosine in [-1, 1]);
+ * other fields may be left for the feed's metadata source to fill.
+ *
+ * @example
+ * const fallback: CandidateSource<string> = {
+ *   name: 'editorial', timeoutMs: 20,
+ *   fetch: async () => [{ id: 'pin1', quality: 0.9, category: 'food' }],
+ * };
+ */
+export interface CandidateSource<U = unknown, I extends Id = Id> {
+  /** Unique name, reported in results. */
+  readonly name: string;
+  /** This source's budget in ms. @default the feed's `timeoutMs` */
+  readonly timeoutMs?: number;
+  fetch(user: U, ctx: SourceContext<I>): Promise<readonly Candidate<I>[]> | readonly Candidate<I>[];
+}
+
+/**
+ * Options of the {@link FeedGenerator} constructor.
+ *
+ * @example
+ * new FeedGenerator({ sources: [cf, visual, trending], metadata, limit: 100, timeoutMs: 30 });
+ */
+export interface FeedOptions<U, I extends Id> extends SignalOptions {
+  /** Candidate sources, in priority order (earlier sources win when merging fields). */
+  sources: readonly CandidateSource<U, I>[];
+  /** Fills missing category, creator, engagement and quality fields of candidates. */
+  metadata?: PinMetadataSource<I>;
+  /** Blend weights. @default {similarity: 0.6, engagement: 0.2, quality: 0.2} */
+  weights?: BlendWeights;
+  /** A model to use instead of the blend. */
+  scorer?: Scorer;
+  /** Diversity caps, or `false`. @default {} (the seed's caps) */
+  diversity?: CapsOptions | false;
+  /** Feed length. @default 100 */
+  limit?: number;
+  /** Default per-source budget in ms. @default 50 */
+  timeoutMs?: number;
+  /** Most candidates taken from one source (extra ones are dropped). @default 1000 */
+  perSourceLimit?: number;
+}
+
+/** How one source did. */
+export interface SourceReport {
+  name: string;
+  /** `'ok'` (returned candidates), `'empty'`, `'failed'` (threw or returned invalid candidates), `'timeout'`. */
+  status: 'ok' | 'empty' | 'failed' | 'timeout';
+  /** Candidates it returned (after the per-source limit), 0 unless ok. */
+  candidates: number;
+  /** Feed items it supplied (an item found by several sources counts for each). */
+  contributed: number;
+  /** Wall time until it settled or was cut off, ms. */
+  ms: number;
+  /** The error message for `'failed'`. */
+  error?: string;
+}
+
+/** One feed item. */
+export interface FeedItem<I extends Id = Id> extends RankedCandidate<I> {
+  /** Sources that proposed it, in priority order. */
+  sources: string[];
+}
+
+/** Result of {@link FeedGenerator.generate}. */
+export interface FeedResult<I extends Id = Id> {
+  items: FeedItem<I>[];
+  /** One report per source, in the configured order. */
+  sources: SourceReport[];
+  /** Names of the sources that supplied at least one item. */
+  contributors: string[];
+  /** Candidates held back by the caps (and duplicates). */
+  skipped: SkippedCandidate<I>[];
+  /** Distinct candidates after merging. */
+  candidates: number;
+  /** Items placed by `'relax'` fill. */
+  relaxed: number;
+}
+
+/** Per-call options of {@link FeedGenerator.generate}. */
+export interface GenerateOptions<I extends Id> {
+  /** Feed length. @default the generator's `limit` */
+  limit?: number;
+  /** Pins not to show; also passed to sources. @default empty */
+  exclude?: Iterable<I>;
+}
+
+/**
+ * Builds a user's feed from several candidate sources.
+ *
+ * @example
+ * const feed = new FeedGenerator({ sources: [cfSource, visualSource, trendingSource], metadata });
+ * const { items, sources, contributors } = await feed.generate(userId, { exclude: seenPins });
+ */
+export class FeedGenerator<U = unknown, I extends Id = Id> {
+  private readonly sources: readonly CandidateSource<U, I>[];
+  private readonly metadata?: PinMetadataSource<I>;
+  private readonly rankOptions: RerankOptions;
+  private readonly limit: number;
+  private readonly timeoutMs: number;
+  private readonly perSourceLimit: number;
+
+  /** @throws {InvalidParameterError} for bad options or duplicate source names */
+  constructor(options: FeedOptions<U, I>) {
+    const { sources, metadata, weights, scorer, diversity, limit, timeoutMs, perSourceLimit, ...signals } = options ?? ({} as FeedOptions<U, I>);
+    if (!Array.isArray(sources) || sources.length === 0) throw new InvalidParameterError('sources', 'a non-empty array of candidate sources', sources);
+    const names = new Set<string>();
+    sources.forEach((s, i) => {
+      if (typeof s?.name !== 'string' || s.name === '') throw new InvalidParameterError(`sources[${i}].name`, 'a non-empty string', s?.name);
+      if (typeof s.fetch !== 'function') throw new InvalidParameterError(`sources[${i}].fetch`, 'a function', s.fetch);
+      if (names.has(s.name)) throw new InvalidParameterError(`sources[${i}].name`, 'a unique source name', s.name);
+      if (s.timeoutMs !== undefined) checkNumber(`sources[${i}].timeoutMs`, s.timeoutMs, 0);
+      names.add(s.name);
+    });
+    if (metadata !== undefined && typeof metadata.get !== 'function') throw new InvalidParameterError('metadata', 'an object with get()', metadata);
+    this.sources = sources;
+    this.metadata = metadata;
+    this.limit = checkInt('limit', limit ?? 100, 1);
+    this.timeoutMs = checkNumber('timeoutMs', timeoutMs ?? 50, 0);
+    this.perSourceLimit = checkInt('perSourceLimit', perSourceLimit ?? 1000, 1);
+    this.rankOptions = { ...signals, weights, scorer, diversity: diversity ?? {} };
+    // validate ranking options once, up front
+    if (weights !== undefined) normalizeWeights(weights);
+    normalizeSignals(toBatch([]), signals);
+    if (diversity !== undefined && diversity !== false) resolveCapsOptions(diversity);
+    if (scorer !== undefined && typeof scorer?.score !== 'function') throw new InvalidParameterError('scorer', 'an object with a score() method', scorer);
+  }
+
+  /**
+   * Build the feed for `user`. Never throws because of a source; an empty feed (every source failed or
+   * returned nothing) is a valid result with the reports saying why.
+   *
+   * @throws {InvalidParameterError} for bad options
+   */
+  async generate(user: U, options: GenerateOptions<I> = {}): Promise<FeedResult<I>> {
+    const limit = checkInt('limit', options.limit ?? this.limit, 1);
+    const exclude = new Set<I>(options.exclude ?? []);
+    const runs = await Promise.all(this.sources.map((s) => this.runSource(s, user, exclude)));
+
+    // merge and de-duplicate, in source priority order
+    const merged = new Map<I, { c: Candidate<I>; sources: string[] }>();
+    for (let s = 0; s < runs.length; s++) {
+      const run = runs[s];
+      if (!run.list) continue;
+      const name = this.sources[s].name;
+      for (const c of run.list) {
+        if (exclude.has(c.id)) continue;
+        const m = merged.get(c.id);
+        if (!m) { merged.set(c.id, { c: { ...c }, sources: [name] }); continue; }
+        if (!m.sources.includes(name)) m.sources.push(name);
+        mergeInto(m.c, c);
+      }
+    }
+    const entries = [...merged.values()];
+    const cands = entries.map((e) => e.c);
+    if (this.metadata && cands.length > 0) {
+      const metas = await this.metadata.get(cands.map((c) => c.id));
+      for (let i = 0; i < cands.length; i++) {
+        const m = metas[i];
+        if (!m) continue;
+        const c = cands[i];
+        if (c.category == null && m.category != null) c.category = m.category;
+        if (c.creator == null && m.creator != null) c.creator = m.creator;
+        if (c.quality == null && m.quality != null) c.quality = m.quality;
+        if (c.engagements == null && c.engagementRate == null) {
+          if (m.engagements != null && m.impressions != null) { c.engagements = m.engagements; c.impressions = m.impressions; }
+          else if (m.engagementRate != null) c.engagementRate = m.engagementRate;
+        }
+      }
+    }
+    const res = cands.length > 0
+      ? rerank(cands, { ...this.rankOptions, limit })
+      : { items: [] as RankedCandidate<I>[], skipped: [] as SkippedCandidate<I>[], relaxed: 0 };
+    const contributed = new Map<string, number>();
+    const items: FeedItem<I>[] = res.items.map((it) => {
+      const srcs = entries[it.index].sources;
+      for (const s of srcs) contributed.set(s, (contributed.get(s) ?? 0) + 1);
+      return { ...it, sources: srcs };
+    });
+    const reports: SourceReport[] = runs.map((r, s) => ({ ...r.report, contributed: contributed.get(this.sources[s].name) ?? 0 }));
+    return {
+      items,
+      sources: reports,
+      contributors: reports.filter((r) => r.contributed > 0).map((r) => r.name),
+      skipped: res.skipped,
+      candidates: cands.length,
+      relaxed: res.relaxed,
+    };
+  }
+
+  private async runSource(src: CandidateSource<U, I>, user: U, exclude: ReadonlySet<I>): Promise<{ list?: readonly Candidate<I>[]; report: SourceReport }> {
+    const budget = src.timeoutMs ?? this.timeoutMs;
+    const controller = new AbortController();
+    const t0 = performance.now();
+    const report = (status: SourceReport['status'], candidates = 0, error?: string): SourceReport => ({
+      name: src.name, status, candidates, contributed: 0, ms: performance.now() - t0, ...(error !== undefined ? { error } : {}),
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => { controller.abort(); resolve('timeout'); }, budget);
+    });
+    const work = (async () => src.fetch(user, { signal: controller.signal, limit: this.perSourceLimit, exclude }))();
+    work.catch(() => undefined); // a late rejection must not become an unhandled one
+    try {
+      const out = await Promise.race([work, timeout]);
+      if (out === 'timeout' || performance.now() - t0 > budget) {
+        controller.abort();
+        return { report: report('timeout') };
+      }
+      if (!Array.isArray(out)) return { report: report('failed', 0, `returned ${Object.prototype.toString.call(out)}, not an array`) };
+      const list = out.length > this.perSourceLimit ? out.slice(0, this.perSourceLimit) : out;
+      try {
+        toBatch(list); // validates ids and signals of this source only
+      } catch (e) {
+        return { report: report('failed', 0, (e as Error).message) };
+      }
+      return { list, report: report(list.length > 0 ? 'ok' : 'empty', list.length) };
+    } catch (e) {
+      return { report: report('failed', 0, e instanceof Error ? e.message : String(e)) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Merge candidate `b` into `a`: highest similarity wins; other fields are filled only where `a` lacks them. */
+function mergeInto<I extends Id>(a: Candidate<I>, b: Candidate<I>): void {
+  if (b.similarity != null && (a.similarity == null || b.similarity > a.similarity)) a.similarity = b.similarity;
+  for (const f of SIGNAL_FIELDS) {
+    if (f === 'similarity') continue;
+    if (a[f] == null && b[f] != null) {
+      if (f === 'engagements' || f === 'impressions') {
+        if (a.engagements == null && b.engagements != null && b.impressions != null) { a.engagements = b.engagements; a.impressions = b.impressions; }
+      } else a[f] = b[f];
+    }
+  }
+  if (a.category == null && b.category != null) a.category = b.category;
+  if (a.creator == null && b.creator != null) a.creator = b.creator;
+  if (b.features) a.features = { ...b.features, ...a.features };
+}

@@ -1,0 +1,166 @@
+/**
+ * Visual search: embed a query image, find its nearest pins in a vector index, look up their metadata and
+ * re-rank them with the blend — each result with its similarity, final score and the reason it ranks.
+ */
+import type { Id, Metric } from '../core/types.js';
+import { DimensionMismatchError, InvalidParameterError, UnknownIdError } from '../core/errors.js';
+import { checkIdType } from '../core/ids.js';
+import { checkInt, checkNumber, firstNonFinite } from '../core/validate.js';
+import type { CapsOptions } from '../diversity/caps.js';
+import type { Candidate, GroupKey } from './candidates.js';
+import { type EmbedderLike, type PinMetadataSource, type VectorSearcher, hitSimilarity } from './interfaces.js';
+import { rerank } from './rerank.js';
+import { type BlendWeights, DEFAULT_WEIGHTS, type SignalOptions, normalizeWeights } from './signals.js';
+
+/**
+ * Options of the {@link VisualSearch} constructor.
+ *
+ * @example
+ * new VisualSearch({ embedder, index, metadata, weights: { similarity: 0.6, engagement: 0.2, quality: 0.2 } });
+ */
+export interface VisualSearchOptions<In, I extends Id> extends Omit<SignalOptions, 'metric'> {
+  /** Turns a query into an embedding (e.g. `pinrec/embeddings`' embedder). */
+  embedder: EmbedderLike<In>;
+  /** Vector index over pin embeddings (e.g. `pinrec/ann`'s `HnswIndex`, metric `'cosine'`). */
+  index: VectorSearcher<I>;
+  /** Pin metadata for the blend and for `searchByPin` embeddings. */
+  metadata: PinMetadataSource<I>;
+  /** Blend weights. @default {similarity: 0.6, engagement: 0.2, quality: 0.2} */
+  weights?: BlendWeights;
+  /** The index's metric, when it does not report one. @default index.metric ?? 'cosine' */
+  metric?: Metric;
+}
+
+/**
+ * Options of {@link VisualSearch.search}.
+ *
+ * @example
+ * await vs.search(image, { k: 50, overfetch: 2, diversity: false });
+ */
+export interface VisualQueryOptions<I extends Id> {
+  /** Results to return. @default 50 */
+  k?: number;
+  /** Neighbours fetched from the index per result (re-ranking needs spares), >= 1. @default 2 */
+  overfetch?: number;
+  /** Only pins for which this returns true. */
+  filter?: (id: I) => boolean;
+  /** Diversity caps on the results, or `false`. @default false */
+  diversity?: CapsOptions | false;
+}
+
+/** Which signal contributed most to a result's score. */
+export type ReasonKind = 'similarity' | 'engagement' | 'quality';
+
+/** One visual-search result. */
+export interface VisualResult<I extends Id = Id> {
+  id: I;
+  /** The index's raw similarity (cosine for a cosine index). */
+  similarity: number;
+  /** Final blended score in [0, 1]. */
+  score: number;
+  /** Each signal's weighted contribution to `score` (they sum to it). */
+  contributions: { similarity: number; engagement: number; quality: number };
+  /** The largest contribution. */
+  reason: ReasonKind;
+  /** Human-readable reason, e.g. `"visually similar (0.912); engagement 0.45; quality 0.80"`. */
+  explanation: string;
+  category: GroupKey | null;
+  creator: GroupKey | null;
+}
+
+/**
+ * Visual search over pins: `search(image, {k: 50})` and `searchByPin(id)`.
+ *
+ * @example
+ * const vs = new VisualSearch({ embedder, index, metadata });
+ * const results = await vs.search(imageBuffer, { k: 50 });
+ * results[0]; // { id, similarity, score, reason: 'similarity', explanation, ... }
+ */
+export class VisualSearch<In = unknown, I extends Id = Id> {
+  private readonly embedder: EmbedderLike<In>;
+  private readonly index: VectorSearcher<I>;
+  private readonly metadata: PinMetadataSource<I>;
+  private readonly weights: BlendWeights;
+  private readonly metric: Metric;
+  private readonly signalOptions: SignalOptions;
+
+  /** @throws {InvalidParameterError} for a missing part; {@link DimensionMismatchError} when embedder and index dims differ */
+  constructor(options: VisualSearchOptions<In, I>) {
+    const { embedder, index, metadata, weights, metric, ...signals } = options ?? ({} as VisualSearchOptions<In, I>);
+    if (typeof embedder?.embed !== 'function') throw new InvalidParameterError('embedder', 'an object with embed()', embedder);
+    if (typeof index?.search !== 'function') throw new InvalidParameterError('index', 'an object with search()', index);
+    if (typeof metadata?.get !== 'function') throw new InvalidParameterError('metadata', 'an object with get()', metadata);
+    if (index.dim !== undefined && index.dim !== embedder.dim) throw new DimensionMismatchError('embedder.dim', index.dim, embedder.dim);
+    this.embedder = embedder;
+    this.index = index;
+    this.metadata = metadata;
+    this.weights = normalizeWeights(weights ?? DEFAULT_WEIGHTS);
+    this.metric = metric ?? index.metric ?? 'cosine';
+    this.signalOptions = signals;
+  }
+
+  /**
+   * Pins that look like `input`, re-ranked by the blend.
+   *
+   * @throws {InvalidParameterError} for bad options or an embedding with non-finite values
+   */
+  async search(input: In, options: VisualQueryOptions<I> = {}): Promise<VisualResult<I>[]> {
+    const q = await this.embedder.embed(input);
+    return this.searchVector(q, options);
+  }
+
+  /**
+   * Pins that look like pin `id` (the pin itself excluded). The pin's vector comes from the metadata
+   * source's `embedding(id)` or else the index's `getVector(id)`.
+   *
+   * @throws {UnknownIdError} when no embedding is known for `id`
+   */
+  async searchByPin(id: I, options: VisualQueryOptions<I> = {}): Promise<VisualResult<I>[]> {
+    checkIdType('id', id);
+    let v = this.metadata.embedding?.(id);
+    if (!v && this.index.getVector) {
+      try { v = this.index.getVector(id); } catch { v = undefined; }
+    }
+    if (!v) throw new UnknownIdError('id', id, 'pin (no embedding)');
+    const userFilter = options.filter;
+    return this.searchVector(v, { ...options, filter: userFilter ? (x) => x !== id && userFilter(x) : (x) => x !== id });
+  }
+
+  /** {@link VisualSearch.search} with an embedding already in hand. */
+  async searchVector(query: Float32Array, options: VisualQueryOptions<I> = {}): Promise<VisualResult<I>[]> {
+    const k = checkInt('k', options.k ?? 50, 1);
+    const overfetch = checkNumber('overfetch', options.overfetch ?? 2, 1);
+    if (!(query instanceof Float32Array)) throw new InvalidParameterError('query', 'a Float32Array', query);
+    if (query.length !== this.embedder.dim) throw new DimensionMismatchError('query', this.embedder.dim, query.length);
+    const bad = firstNonFinite(query);
+    if (bad >= 0) throw new InvalidParameterError(`query[${bad}]`, 'a finite number', query[bad]);
+    const fetchK = Math.ceil(k * overfetch);
+    const hits = await this.index.search(query, fetchK, options.filter ? { filter: options.filter } : undefined);
+    const n = hits.ids.length;
+    if (n === 0) return [];
+    const ids: I[] = Array.from(hits.ids);
+    const raw = new Float64Array(n);
+    for (let i = 0; i < n; i++) raw[i] = hitSimilarity(hits, i, this.metric);
+    const metas = await this.metadata.get(ids);
+    const cands: Candidate<I>[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const m = metas[i];
+      cands[i] = {
+        id: ids[i], similarity: raw[i],
+        engagements: m?.engagements, impressions: m?.impressions, engagementRate: m?.engagementRate,
+        quality: m?.quality, category: m?.category, creator: m?.creator,
+      };
+    }
+    const metric: Metric = this.metric === 'l2' ? 'l2' : this.metric;
+    const res = rerank(cands, { ...this.signalOptions, metric, weights: this.weights, limit: k, diversity: options.diversity ?? false });
+    const w = this.weights;
+    return res.items.map((it) => {
+      const c = { similarity: w.similarity * it.similarity, engagement: w.engagement * it.engagement, quality: w.quality * it.quality };
+      const reason: ReasonKind = c.similarity >= c.engagement && c.similarity >= c.quality ? 'similarity' : c.engagement >= c.quality ? 'engagement' : 'quality';
+      const explanation = `${reason === 'similarity' ? 'mostly ' : ''}visually similar (${raw[it.index].toFixed(3)}); ` +
+        `${reason === 'engagement' ? 'mostly ' : ''}engagement ${it.engagement.toFixed(2)}; ` +
+        `${reason === 'quality' ? 'mostly ' : ''}quality ${it.quality.toFixed(2)}`;
+      return { id: it.id, similarity: raw[it.index], score: it.score, contributions: c, reason, explanation, category: it.category, creator: it.creator };
+    });
+  }
+}
