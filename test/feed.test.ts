@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidParameterError, Rng } from '../src/core/index.js';
+import { checkCaps } from '../src/diversity/index.js';
+import {
+  BruteForceSearcher, CfCandidateSource, FeedGenerator, InMemoryPinMetadata, PopularSource, VisualNeighborsSource,
+  type Candidate, type CandidateSource, type PinMetadata, type PopularPin,
+} from '../src/ranking/index.js';
+
+const N = 2000;
+const F = 8;
+const rng = new Rng(2026);
+const ids = Array.from({ length: N }, (_, i) => i);
+const itemFactors = rng.fillNormal(new Float32Array(N * F));
+const embeddings = rng.fillNormal(new Float32Array(N * 16));
+const meta: PinMetadata<number>[] = ids.map((id) => {
+  const imp = 50 + rng.int(20000);
+  return { id, category: `c${Math.floor(Math.pow(rng.next(), 2) * 12)}`, creator: `u${Math.floor(Math.pow(rng.next(), 2) * 60)}`, engagements: rng.int(imp / 20), impressions: imp, quality: rng.int(101) / 100 };
+});
+const metadata = new InMemoryPinMetadata<number>(meta);
+const userFactors = new Map<string, Float32Array>([['alice', rng.fillNormal(new Float32Array(F))], ['bob', rng.fillNormal(new Float32Array(F))]]);
+const recent = new Map<string, number[]>([['alice', [3, 99, 1500]]]);
+const cfIndex = new BruteForceSearcher(ids, itemFactors, F, 'ip');
+const visIndex = new BruteForceSearcher(ids, embeddings, 16, 'cosine');
+
+const cf = new CfCandidateSource<string, number>({ userVector: (u) => userFactors.get(u), index: cfIndex, k: 400 });
+const visual = new VisualNeighborsSource<string, number>({ recent: (u) => recent.get(u) ?? [], vectorOf: (id) => embeddings.slice(id * 16, id * 16 + 16), index: visIndex, perSeed: 60 });
+const popular: PopularPin<number>[] = meta.map((m) => ({ id: m.id, category: m.category as string, creator: m.creator, engagements: m.engagements!, impressions: m.impressions!, quality: m.quality }));
+const trending = new PopularSource<string, number>({ pins: popular, perCategory: 15 });
+
+const fake = (name: string, fetch: CandidateSource<string, number>['fetch'], timeoutMs?: number): CandidateSource<string, number> => ({ name, fetch, timeoutMs });
+const never = fake('hang', () => new Promise<Candidate<number>[]>(() => undefined), 30);
+const throws = fake('boom', () => { throw new Error('backend down'); });
+const rejects = fake('reject', async () => { throw new Error('503'); });
+const late = fake('late', () => new Promise((r) => setTimeout(() => r([{ id: 1, similarity: 1 }]), 200)), 20);
+const garbage = fake('nan', () => [{ id: 5, similarity: Number.NaN }]);
+const notArray = fake('obj', () => ({ id: 1 }) as never);
+
+describe('FeedGenerator', () => {
+  it('merges CF, visual and trending candidates, scores, diversifies and says who contributed', async () => {
+    const feed = new FeedGenerator<string, number>({ sources: [cf, visual, trending], metadata });
+    const res = await feed.generate('alice');
+    expect(res.items).toHaveLength(100);
+    expect(res.sources.map((s) => [s.name, s.status])).toEqual([['cf', 'ok'], ['visual', 'ok'], ['trending', 'ok']]);
+    expect(res.contributors.length).toBeGreaterThanOrEqual(2);
+    for (const s of res.sources) expect(s.contributed).toBe(res.items.filter((i) => i.sources.includes(s.name)).length);
+    expect(new Set(res.items.map((i) => i.id)).size).toBe(100);
+    expect(checkCaps(res.items)).toBeNull();
+    for (let i = 1; i < res.items.length; i++) expect(res.items[i - 1].score).toBeGreaterThanOrEqual(res.items[i].score);
+    // metadata filled in the blanks: every item has a category and creator
+    for (const it of res.items) expect(it.category).not.toBeNull();
+    // recent engagements (visual seeds) are not recommended back by the visual source
+    for (const it of res.items) if (it.sources.length === 1 && it.sources[0] === 'visual') expect([3, 99, 1500]).not.toContain(it.id);
+  });
+
+  it('an item found by several sources is one item, with the highest similarity', async () => {
+    const a = fake('a', () => [{ id: 7, similarity: 0.2 }, { id: 8, similarity: 0.9 }]);
+    const b = fake('b', () => [{ id: 7, similarity: 0.8, quality: 1 }]);
+    const res = await new FeedGenerator<string, number>({ sources: [a, b], diversity: false }).generate('x');
+    const item = res.items.find((i) => i.id === 7)!;
+    expect(item.sources).toEqual(['a', 'b']);
+    expect(item.similarity).toBe(0.8);
+    expect(item.quality).toBe(1);
+    expect(res.candidates).toBe(2);
+  });
+
+  it('failing, hanging, late and invalid sources do not fail the feed', async () => {
+    const feed = new FeedGenerator<string, number>({ sources: [never, throws, rejects, late, garbage, notArray, trending], metadata, timeoutMs: 50 });
+    const t0 = performance.now();
+    const res = await feed.generate('alice');
+    expect(performance.now() - t0).toBeLessThan(1000);
+    const status = Object.fromEntries(res.sources.map((s) => [s.name, s.status]));
+    expect(status).toEqual({ hang: 'timeout', boom: 'failed', reject: 'failed', late: 'timeout', nan: 'failed', obj: 'failed', trending: 'ok' });
+    expect(res.sources.find((s) => s.name === 'boom')!.error).toBe('backend down');
+    expect(res.sources.find((s) => s.name === 'nan')!.error).toMatch(/similarity must be a finite number/);
+    expect(res.contributors).toEqual(['trending']);
+    expect(res.items.length).toBeGreaterThan(0);
+    expect(checkCaps(res.items)).toBeNull();
+  });
+
+  it('a sync source that overruns its budget is dropped as late', async () => {
+    const slow = fake('slow', () => { const end = performance.now() + 30; while (performance.now() < end) { /* busy */ } return [{ id: 1, similarity: 1 }]; }, 5);
+    const res = await new FeedGenerator<string, number>({ sources: [slow, trending], metadata }).generate('alice');
+    expect(res.sources[0].status).toBe('timeout');
+    expect(res.items.some((i) => i.sources.includes('slow'))).toBe(false);
+  });
+
+  it('aborts the signal of a source that runs out of time', async () => {
+    let aborted = false;
+    const polite = fake('polite', (_u, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => { aborted = true; resolve([]); })), 10);
+    await new FeedGenerator<string, number>({ sources: [polite, trending] }).generate('alice');
+    expect(aborted).toBe(true);
+  });
+
+  it('every source failing gives an empty feed with reasons, not an exception', async () => {
+    const res = await new FeedGenerator<string, number>({ sources: [throws, never] }).generate('alice');
+    expect(res.items).toEqual([]);
+    expect(res.contributors).toEqual([]);
+    expect(res.sources.map((s) => s.status)).toEqual(['failed', 'timeout']);
+  });
+
+  it('a cold user gets trending only; excluded pins never appear', async () => {
+    const feed = new FeedGenerator<string, number>({ sources: [cf, visual, trending], metadata });
+    const cold = await feed.generate('nobody');
+    expect(cold.sources.map((s) => s.status)).toEqual(['empty', 'empty', 'ok']);
+    expect(cold.contributors).toEqual(['trending']);
+    const first = await feed.generate('alice', { limit: 30 });
+    expect(first.items).toHaveLength(30);
+    const exclude = first.items.slice(0, 10).map((i) => i.id);
+    const again = await feed.generate('alice', { limit: 30, exclude });
+    for (const id of exclude) expect(again.items.map((i) => i.id)).not.toContain(id);
+  });
+
+  it('CF source returns the exact top inner products, scaled to [0, 1]', async () => {
+    const u = userFactors.get('bob')!;
+    const out = await cf.fetch('bob', { signal: new AbortController().signal, limit: 50, exclude: new Set([0]) });
+    expect(out).toHaveLength(50);
+    const dots = ids.map((i) => { let s = 0; for (let f = 0; f < F; f++) s += u[f] * itemFactors[i * F + f]; return s; });
+    const best = ids.filter((i) => i !== 0).sort((a, b) => dots[b] - dots[a]).slice(0, 50);
+    expect(out.map((c) => c.id)).toEqual(best);
+    expect(out[0].similarity).toBe(1);
+    expect(out[49].similarity).toBe(0);
+  });
+
+  it('rejects bad configuration', () => {
+    expect(() => new FeedGenerator({ sources: [] })).toThrow(InvalidParameterError);
+    expect(() => new FeedGenerator({ sources: [trending, trending] })).toThrow(/unique source name/);
+    expect(() => new FeedGenerator({ sources: [{ name: 'x' } as never] })).toThrow(InvalidParameterError);
+    expect(() => new FeedGenerator({ sources: [trending], limit: 0 })).toThrow(InvalidParameterError);
+    expect(() => new FeedGenerator({ sources: [trending], timeoutMs: -1 })).toThrow(InvalidParameterError);
+    expect(() => new FeedGenerator({ sources: [trending], weights: { similarity: -1, engagement: 0, quality: 0 } })).toThrow(InvalidParameterError);
+    expect(() => new FeedGenerator({ sources: [trending], diversity: { categoryCap: 2 } })).toThrow(InvalidParameterError);
+    expect(() => new PopularSource({ pins: [{ id: 1, category: 'a', engagements: 5, impressions: 2 }] })).toThrow(InvalidParameterError);
+    expect(() => new CfCandidateSource({ userVector: undefined as never, index: cfIndex })).toThrow(InvalidParameterError);
+  });
+
+  it('seeded property: for random users the feed is sorted, distinct, capped, at most the limit', async () => {
+    const r = new Rng(8);
+    const feed = new FeedGenerator<string, number>({ sources: [cf, visual, trending], metadata });
+    for (let t = 0; t < 15; t++) {
+      const name = `user${t}`;
+      userFactors.set(name, r.fillNormal(new Float32Array(F)));
+      recent.set(name, [r.int(N), r.int(N)]);
+      const limit = 1 + r.int(120);
+      const res = await feed.generate(name, { limit });
+      expect(res.items.length).toBeLessThanOrEqual(limit);
+      expect(new Set(res.items.map((i) => i.id)).size).toBe(res.items.length);
+      expect(checkCaps(res.items, { limit })).toBeNull();
+      for (let i = 1; i < res.items.length; i++) expect(res.items[i - 1].score).toBeGreaterThanOrEqual(res.items[i].score);
+    }
+  });
+});
