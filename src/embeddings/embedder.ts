@@ -288,7 +288,7 @@ function verifyStructure(ex: FeatureExtractor, reg: RegisteredModel | undefined,
   if (reg.fingerprint && pre.size === reg.size && pre.normalization === reg.normalization && ex.structure.format === 'layers') {
     const px = fingerprintInput(reg.size);
     const f = ex.infer(px, 1);
-    const why = checkFingerprint(f, reg.fingerprint);
+    const why = checkFingerprint(f, reg.fingerprint, ex.inferModelOutput(px, 1));
     if (why) return `weights differ from the known ${reg.name} (${why}): corrupted or a different model`;
   }
   return undefined;

@@ -182,6 +182,18 @@ export class FeatureExtractor {
     return res;
   }
 
+  /** The full model's own output (e.g. class probabilities) for `n` decoded images; layers models only. */
+  inferModelOutput(pixels: Uint8Array, n: number): Float32Array | undefined {
+    const full = this.fullModel;
+    if (!full) return undefined;
+    const s = this.spec.preprocessing.size;
+    const input = toModelInput(pixels, n, this.spec.preprocessing, false);
+    return this.tf.tidy(() => {
+      const y = full.predict(this.tf.tensor4d(input, [n, s, s, 3]));
+      return (Array.isArray(y) ? y[0] : y).dataSync() as Float32Array;
+    }).slice();
+  }
+
   /** Live tensors in this thread's TF.js engine (for leak checks). */
   numTensors(): number {
     return this.tf.memory().numTensors;
@@ -214,7 +226,15 @@ export function fingerprintInput(size: number): Uint8Array {
  * Compare a model's feature for {@link fingerprintInput} with a stored fingerprint; returns a reason string
  * when it differs beyond float tolerance (corrupted or different weights), else undefined.
  */
-export function checkFingerprint(feature: Float32Array, fp: Fingerprint): string | undefined {
+export function checkFingerprint(feature: Float32Array, fp: Fingerprint, output?: Float32Array): string | undefined {
+  if (fp.output && output) {
+    for (let k = 0; k < fp.output.indices.length; k++) {
+      const v = output[fp.output.indices[k]];
+      if (!(Math.abs(v - fp.output.values[k]) <= 1e-3)) {
+        return `model output[${fp.output.indices[k]}] = ${v} differs from the known ${fp.output.values[k]}`;
+      }
+    }
+  }
   let ss = 0;
   for (const v of feature) ss += v * v;
   const norm = Math.sqrt(ss);

@@ -42,6 +42,8 @@ export interface Fingerprint {
   /** Feature values at `indices`. */
   indices: number[];
   values: number[];
+  /** Values of the full model's output (class probabilities) at some indices, to catch corrupted classifier weights too. */
+  output?: { indices: number[]; values: number[] };
 }
 
 /** A model pinrec knows by name. */
@@ -92,6 +94,7 @@ export const MODELS: Readonly<Record<string, RegisteredModel>> = Object.freeze({
       norm: 26.026098,
       indices: [5, 126, 159, 264, 267, 287, 300, 754],
       values: [0.037823, 5.820639, 5.569200, 5.582673, 5.475210, 5.901838, 0, 5.501483],
+      output: { indices: [723, 522, 545, 811, 701], values: [0.299168, 0.142771, 0.049443, 0.030804, 0.023938] },
     },
     description: 'MobileNet V1 (alpha 0.75, 224), ImageNet-1k, Keras weights converted by Google for TF.js; 768-d pooled features',
   },
