@@ -101,13 +101,14 @@ export function isArrowTable(x: unknown): x is ArrowTableLike {
 }
 
 /**
- * A validated columnar batch: what scorers see. Signal columns are `Float64Array`s with a presence mask
- * (`null` = all present); a column with no present row is `undefined`.
+ * A validated columnar batch: what scorers see. Signal columns are numeric arrays (the caller's typed
+ * arrays are used as they are, not copied) with a presence mask (`null` = all present); a column absent
+ * from the input is `undefined`.
  */
 export interface CandidateBatch<I extends Id = Id> {
   readonly n: number;
   readonly ids: ArrayLike<I>;
-  readonly columns: Partial<Record<SignalField, Float64Array>>;
+  readonly columns: Partial<Record<SignalField, ArrayLike<number>>>;
   readonly present: Partial<Record<SignalField, Uint8Array | null>>;
   readonly category?: ArrayLike<GroupKey | null | undefined>;
   readonly creator?: ArrayLike<GroupKey | null | undefined>;
@@ -207,25 +208,32 @@ function batchFromObjects<I extends Id>(list: readonly Candidate<I>[]): Candidat
   let category: (GroupKey | null)[] | undefined;
   let creator: (GroupKey | null)[] | undefined;
   let features: Record<string, Float64Array> | undefined;
+  const put = (f: SignalField, i: number, v: unknown): void => {
+    let col = columns[f];
+    if (!col) {
+      col = columns[f] = new Float64Array(n);
+      present[f] = new Uint8Array(n);
+      counts[f] = 0;
+    }
+    if (typeof v !== 'number') throw new InvalidParameterError(`candidates[${i}].${f}`, 'a finite number', v);
+    col[i] = v;
+    present[f]![i] = 1;
+    counts[f]++;
+  };
   for (let i = 0; i < n; i++) {
     const c = list[i];
     if (typeof c !== 'object' || c === null) throw new InvalidParameterError(`candidates[${i}]`, 'a candidate object', c);
-    checkIdType(`candidates[${i}].id`, c.id);
-    ids[i] = c.id;
-    for (const f of SIGNAL_FIELDS) {
-      const v = c[f];
-      if (v === undefined || v === null) continue;
-      let col = columns[f];
-      if (!col) {
-        col = columns[f] = new Float64Array(n);
-        present[f] = new Uint8Array(n);
-        counts[f] = 0;
-      }
-      if (typeof v !== 'number') throw new InvalidParameterError(`candidates[${i}].${f}`, 'a finite number', v);
-      col[i] = v;
-      present[f]![i] = 1;
-      counts[f]++;
-    }
+    const id = c.id;
+    if (typeof id !== 'string' && typeof id !== 'bigint') checkIdType(`candidates[${i}].id`, id);
+    ids[i] = id;
+    // explicit field reads keep this loop monomorphic and fast
+    const sim = c.similarity, dist = c.distance, e = c.engagements, imp = c.impressions, rate = c.engagementRate, q = c.quality;
+    if (sim !== undefined && sim !== null) put('similarity', i, sim);
+    if (dist !== undefined && dist !== null) put('distance', i, dist);
+    if (e !== undefined && e !== null) put('engagements', i, e);
+    if (imp !== undefined && imp !== null) put('impressions', i, imp);
+    if (rate !== undefined && rate !== null) put('engagementRate', i, rate);
+    if (q !== undefined && q !== null) put('quality', i, q);
     if (c.category !== undefined && c.category !== null) (category ??= new Array(n).fill(null))[i] = c.category;
     if (c.creator !== undefined && c.creator !== null) (creator ??= new Array(n).fill(null))[i] = c.creator;
     if (c.features) {
@@ -247,13 +255,14 @@ function batchFromColumns<I extends Id>(cols: CandidateColumns<I>): CandidateBat
   if (!ids || typeof ids.length !== 'number') throw new InvalidParameterError('candidates.ids', 'an array of ids', ids);
   const n = ids.length;
   for (let i = 0; i < n; i++) checkIdType(`candidates.ids[${i}]`, ids[i]);
-  const columns: Partial<Record<SignalField, Float64Array>> = {};
+  const columns: Partial<Record<SignalField, ArrayLike<number>>> = {};
   const present: Partial<Record<SignalField, Uint8Array | null>> = {};
   for (const f of SIGNAL_FIELDS) {
     const src = cols[f];
     if (src === undefined || src === null) continue;
     if (src.length !== n) throw new InvalidParameterError(`candidates.${f}.length`, `equal to ids.length (${n})`, src.length);
-    const col = src instanceof Float64Array ? src : Float64Array.from(src);
+    // typed arrays are used in place; plain arrays are copied so that non-numbers are caught below
+    const col = ArrayBuffer.isView(src) ? src : new Float64Array(checkNumbers(f, src));
     const mask = cols.present?.[f];
     if (mask !== undefined && mask.length !== n) {
       throw new InvalidParameterError(`candidates.present.${f}.length`, `equal to ids.length (${n})`, mask.length);
@@ -273,6 +282,13 @@ function batchFromColumns<I extends Id>(cols: CandidateColumns<I>): CandidateBat
   const batch: CandidateBatch<I> = { n, ids, columns, present, category: cols.category, creator: cols.creator, features };
   validateBatch(batch);
   return batch;
+}
+
+function checkNumbers(f: string, src: ArrayLike<unknown>): ArrayLike<number> {
+  for (let i = 0; i < src.length; i++) {
+    if (typeof src[i] !== 'number') throw new InvalidParameterError(`candidates[${i}].${f}`, 'a finite number', src[i]);
+  }
+  return src as ArrayLike<number>;
 }
 
 /** Whether row `i` of signal `f` is present. */
@@ -296,18 +312,22 @@ function validateBatch(b: CandidateBatch): void {
     const lo = f === 'similarity' || f === 'distance' ? -Infinity : 0;
     const hi = f === 'quality' || f === 'engagementRate' ? 1 : Infinity;
     for (let i = 0; i < n; i++) {
-      if (m && m[i] === 0) continue;
       const v = col[i];
+      // one comparison pair rejects NaN, ±Infinity and out-of-range values together
+      if (v >= lo && v <= hi && v !== Infinity && v !== -Infinity) continue;
+      if (m && m[i] === 0) continue;
       if (!Number.isFinite(v)) throw new InvalidParameterError(where(f, i), 'a finite number', v);
-      if (v < lo || v > hi) throw new InvalidParameterError(where(f, i), hi === 1 ? 'in [0, 1]' : 'a number >= 0', v);
+      throw new InvalidParameterError(where(f, i), hi === 1 ? 'in [0, 1]' : 'a number >= 0', v);
     }
   }
   const e = b.columns.engagements;
   const imp = b.columns.impressions;
   if (e || imp) {
+    const me = e ? b.present.engagements ?? null : null;
+    const mi = imp ? b.present.impressions ?? null : null;
     for (let i = 0; i < n; i++) {
-      const pe = isPresent(b, 'engagements', i);
-      const pi = isPresent(b, 'impressions', i);
+      const pe = e !== undefined && (me === null || me[i] === 1);
+      const pi = imp !== undefined && (mi === null || mi[i] === 1);
       if (pe !== pi) {
         throw new InvalidParameterError(`candidates[${i}]`, 'a candidate with both engagements and impressions or neither', pe ? 'engagements only' : 'impressions only');
       }

@@ -17,7 +17,7 @@
 import type { Metric } from '../core/types.js';
 import { InvalidParameterError, NumericalError } from '../core/errors.js';
 import { checkNumber, checkOneOf } from '../core/validate.js';
-import { type CandidateBatch, isPresent } from './candidates.js';
+import type { CandidateBatch } from './candidates.js';
 
 /** Blend weights (normalised to sum to 1 before use). */
 export interface BlendWeights {
@@ -173,21 +173,32 @@ export function normalizeSignals(batch: CandidateBatch, options: SignalOptions =
   const eCol = batch.columns.engagements;
   const iCol = batch.columns.impressions;
   const rCol = batch.columns.engagementRate;
+  const eMask = eCol ? batch.present.engagements ?? null : null;
+  const rMask = rCol ? batch.present.engagementRate ?? null : null;
   let emax = 0;
-  for (let i = 0; i < n; i++) {
-    let r: number;
-    if (eCol && isPresent(batch, 'engagements', i)) r = (eCol[i] + a) / (iCol![i] + a + b);
-    else if (rCol && isPresent(batch, 'engagementRate', i)) r = rCol[i];
-    else r = rate;
-    engagement[i] = r;
-    if (r > emax) emax = r;
+  if (eCol && iCol && eMask === null) {
+    for (let i = 0; i < n; i++) {
+      const r = (eCol[i] + a) / (iCol[i] + a + b);
+      engagement[i] = r;
+      if (r > emax) emax = r;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      let r: number;
+      if (eCol && (eMask === null || eMask[i] === 1)) r = (eCol[i] + a) / (iCol![i] + a + b);
+      else if (rCol && (rMask === null || rMask[i] === 1)) r = rCol[i];
+      else r = rate;
+      engagement[i] = r;
+      if (r > emax) emax = r;
+    }
   }
   if (scale === 'max' && emax > 0) for (let i = 0; i < n; i++) engagement[i] /= emax;
 
   const quality = new Float64Array(n);
   const qCol = batch.columns.quality;
   const qMask = qCol ? batch.present.quality : undefined;
-  for (let i = 0; i < n; i++) quality[i] = qCol && (!qMask || qMask[i] === 1) ? qCol[i] : missQ;
+  if (qCol && !qMask) for (let i = 0; i < n; i++) quality[i] = qCol[i];
+  else for (let i = 0; i < n; i++) quality[i] = qCol && (!qMask || qMask[i] === 1) ? qCol[i] : missQ;
   return { n, similarity, engagement, quality };
 }
 
