@@ -287,7 +287,7 @@ function verifyStructure(ex: FeatureExtractor, reg: RegisteredModel | undefined,
   if (s.dim !== reg.dim) return `feature layer '${featureLayer}' has ${s.dim} channels, expected ${reg.dim}`;
   if (reg.fingerprint && pre.size === reg.size && pre.normalization === reg.normalization && ex.structure.format === 'layers') {
     const px = fingerprintInput(reg.size);
-    const f = ex.infer(px, 1);
+    const f = ex.infer(px, 1, false);
     const why = checkFingerprint(f, reg.fingerprint, ex.inferModelOutput(px, 1));
     if (why) return `weights differ from the known ${reg.name} (${why}): corrupted or a different model`;
   }

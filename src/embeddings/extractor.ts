@@ -168,10 +168,9 @@ export class FeatureExtractor {
    * Raw pooled features of `n` decoded images (`n*size*size*3` RGB bytes): `n*dim` floats, row-major. With
    * `flip`, each row is the mean of the image's and its mirror's features.
    */
-  infer(pixels: Uint8Array, n: number): Float32Array {
+  infer(pixels: Uint8Array, n: number, flip: boolean = this.spec.flip): Float32Array {
     if (this.disposed) throw new ModelLoadError('extractor', 'was disposed');
     const s = this.spec.preprocessing.size;
-    const flip = this.spec.flip;
     const input = toModelInput(pixels, n, this.spec.preprocessing, flip);
     const m = flip ? 2 * n : n;
     const dim = this.structure.dim;

@@ -12,8 +12,8 @@ import { guardNetwork, HAVE_MODELS, MODELS_ROOT, serve, tempDir, type TestServer
 const MN = 'mobilenet_v1_0.75_224';
 
 /** The error a load attempt fails with, or the string 'loaded' (never an Embedder: those do not serialise). */
-async function failure(p: Promise<Embedder>): Promise<unknown> {
-  return p.then(async (e) => { await e.dispose(); return 'loaded'; }, (x) => x);
+async function failure(p: Promise<Embedder>): Promise<Error> {
+  return p.then(async (e) => { await e.dispose(); return 'loaded' as unknown as Error; }, (x: Error) => x);
 }
 const MN_DIR = path.join(MODELS_ROOT, MN);
 
@@ -35,7 +35,7 @@ describe.skipIf(!HAVE_MODELS)('model loading', () => {
     for (const [root, mutate] of [[corruptRoot, (b: Buffer) => { for (let i = 100; i < 4000; i += 7) b[i] ^= 0x5a; return b; }], [truncRoot, (b: Buffer) => b.subarray(0, b.length - 400)]] as const) {
       await fsp.mkdir(path.join(root, MN), { recursive: true });
       for (const f of await fsp.readdir(MN_DIR)) {
-        let b = await fsp.readFile(path.join(MN_DIR, f));
+        let b: Buffer = await fsp.readFile(path.join(MN_DIR, f));
         if (f === 'group29-shard1of1') b = mutate(Buffer.from(b));
         await fsp.writeFile(path.join(root, MN, f), b);
       }
