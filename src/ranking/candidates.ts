@@ -291,6 +291,39 @@ function checkNumbers(f: string, src: ArrayLike<unknown>): ArrayLike<number> {
   return src as ArrayLike<number>;
 }
 
+/**
+ * Check a list of candidate objects without building a batch (the checks of {@link toBatch}); used to
+ * validate each feed source's output on its own, so one bad source is dropped rather than failing the feed.
+ *
+ * @throws {InvalidParameterError} naming the field and row of the first bad value
+ * @example
+ * validateCandidates([{ id: 1, quality: 0.4 }]); // ok
+ */
+export function validateCandidates(list: readonly Candidate[]): void {
+  if (!Array.isArray(list)) throw new InvalidParameterError('candidates', 'an array of candidates', list);
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i];
+    if (typeof c !== 'object' || c === null) throw new InvalidParameterError(`candidates[${i}]`, 'a candidate object', c);
+    const id = c.id;
+    if (typeof id !== 'string' && typeof id !== 'bigint') checkIdType(`candidates[${i}].id`, id);
+    checkField(c.similarity, i, 'similarity', -Infinity, Infinity);
+    checkField(c.distance, i, 'distance', -Infinity, Infinity);
+    checkField(c.quality, i, 'quality', 0, 1);
+    checkField(c.engagementRate, i, 'engagementRate', 0, 1);
+    const he = checkField(c.engagements, i, 'engagements', 0, Infinity);
+    const hi = checkField(c.impressions, i, 'impressions', 0, Infinity);
+    if (he !== hi) throw new InvalidParameterError(`candidates[${i}]`, 'a candidate with both engagements and impressions or neither', he ? 'engagements only' : 'impressions only');
+    if (he && c.engagements! > c.impressions!) throw new InvalidParameterError(where('engagements', i), `<= impressions (${c.impressions})`, c.engagements);
+  }
+}
+
+function checkField(v: unknown, i: number, f: SignalField, lo: number, hi: number): boolean {
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new InvalidParameterError(where(f, i), 'a finite number', v);
+  if (v < lo || v > hi) throw new InvalidParameterError(where(f, i), hi === 1 ? 'in [0, 1]' : 'a number >= 0', v);
+  return true;
+}
+
 /** Whether row `i` of signal `f` is present. */
 export function isPresent(batch: CandidateBatch, f: SignalField, i: number): boolean {
   if (!batch.columns[f]) return false;

@@ -8,7 +8,8 @@ import type { Id } from '../core/types.js';
 import { InvalidParameterError } from '../core/errors.js';
 import { checkInt, checkNumber } from '../core/validate.js';
 import { type CapsOptions, resolveCapsOptions } from '../diversity/caps.js';
-import { type Candidate, SIGNAL_FIELDS, toBatch } from './candidates.js';
+import { type Candidate, type CandidateColumns, type GroupKey, toBatch, validateCandidates } from './candidates.js';
+import type { PinMetadata } from './interfaces.js';
 import type { PinMetadataSource } from './interfaces.js';
 import { type RankedCandidate, type RerankOptions, type SkippedCandidate, rerank } from './rerank.js';
 import { type BlendWeights, type Scorer, type SignalOptions, normalizeSignals, normalizeWeights } from './signals.js';
@@ -75,7 +76,7 @@ export interface SourceReport {
   candidates: number;
   /** Feed items it supplied (an item found by several sources counts for each). */
   contributed: number;
-  /** Wall time until it settled or was cut off, ms. */
+  /** Time from the source's start until it settled or was cut off, ms (its budget applies to this). */
   ms: number;
   /** The error message for `'failed'`. */
   error?: string;
@@ -162,43 +163,24 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
     const exclude = new Set<I>(options.exclude ?? []);
     const runs = await Promise.all(this.sources.map((s) => this.runSource(s, user, exclude)));
 
-    // merge and de-duplicate, in source priority order
-    const merged = new Map<I, { c: Candidate<I>; sources: string[] }>();
+    // merge and de-duplicate into columns, in source priority order
+    const m = new MergedColumns<I>();
     for (let s = 0; s < runs.length; s++) {
-      const run = runs[s];
-      if (!run.list) continue;
-      const name = this.sources[s].name;
-      for (const c of run.list) {
-        if (exclude.has(c.id)) continue;
-        const m = merged.get(c.id);
-        if (!m) { merged.set(c.id, { c: { ...c }, sources: [name] }); continue; }
-        if (!m.sources.includes(name)) m.sources.push(name);
-        mergeInto(m.c, c);
+      const list = runs[s].list;
+      if (!list) continue;
+      for (let i = 0; i < list.length; i++) {
+        const c = list[i];
+        if (!exclude.has(c.id)) m.add(c, s);
       }
     }
-    const entries = [...merged.values()];
-    const cands = entries.map((e) => e.c);
-    if (this.metadata && cands.length > 0) {
-      const metas = await this.metadata.get(cands.map((c) => c.id));
-      for (let i = 0; i < cands.length; i++) {
-        const m = metas[i];
-        if (!m) continue;
-        const c = cands[i];
-        if (c.category == null && m.category != null) c.category = m.category;
-        if (c.creator == null && m.creator != null) c.creator = m.creator;
-        if (c.quality == null && m.quality != null) c.quality = m.quality;
-        if (c.engagements == null && c.engagementRate == null) {
-          if (m.engagements != null && m.impressions != null) { c.engagements = m.engagements; c.impressions = m.impressions; }
-          else if (m.engagementRate != null) c.engagementRate = m.engagementRate;
-        }
-      }
-    }
-    const res = cands.length > 0
-      ? rerank(cands, { ...this.rankOptions, limit })
+    if (this.metadata && m.size > 0) m.fill(await this.metadata.get(m.ids));
+    const res = m.size > 0
+      ? rerank(m.columns(), { ...this.rankOptions, limit })
       : { items: [] as RankedCandidate<I>[], skipped: [] as SkippedCandidate<I>[], relaxed: 0 };
+    const names = this.sources.map((x) => x.name);
     const contributed = new Map<string, number>();
     const items: FeedItem<I>[] = res.items.map((it) => {
-      const srcs = entries[it.index].sources;
+      const srcs = m.sourcesOf(it.index, names);
       for (const s of srcs) contributed.set(s, (contributed.get(s) ?? 0) + 1);
       return { ...it, sources: srcs };
     });
@@ -208,7 +190,7 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
       sources: reports,
       contributors: reports.filter((r) => r.contributed > 0).map((r) => r.name),
       skipped: res.skipped,
-      candidates: cands.length,
+      candidates: m.size,
       relaxed: res.relaxed,
     };
   }
@@ -218,24 +200,33 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
     const controller = new AbortController();
     const t0 = performance.now();
     const report = (status: SourceReport['status'], candidates = 0, error?: string): SourceReport => ({
-      name: src.name, status, candidates, contributed: 0, ms: performance.now() - t0, ...(error !== undefined ? { error } : {}),
+      name: src.name, status, candidates, contributed: 0, ms: (settled >= 0 ? settled : performance.now()) - started, ...(error !== undefined ? { error } : {}),
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => { controller.abort(); resolve('timeout'); }, budget);
     });
-    const work = (async () => src.fetch(user, { signal: controller.signal, limit: this.perSourceLimit, exclude }))();
+    let started = t0;
+    let settled = -1;
+    const work = (async () => {
+      started = performance.now();
+      try {
+        return await src.fetch(user, { signal: controller.signal, limit: this.perSourceLimit, exclude });
+      } finally {
+        settled = performance.now();
+      }
+    })();
     work.catch(() => undefined); // a late rejection must not become an unhandled one
     try {
       const out = await Promise.race([work, timeout]);
-      if (out === 'timeout' || performance.now() - t0 > budget) {
+      if (out === 'timeout' || (settled >= 0 ? settled : performance.now()) - started > budget) {
         controller.abort();
         return { report: report('timeout') };
       }
       if (!Array.isArray(out)) return { report: report('failed', 0, `returned ${Object.prototype.toString.call(out)}, not an array`) };
       const list = out.length > this.perSourceLimit ? out.slice(0, this.perSourceLimit) : out;
       try {
-        toBatch(list); // validates ids and signals of this source only
+        validateCandidates(list); // this source's ids and signals only
       } catch (e) {
         return { report: report('failed', 0, (e as Error).message) };
       }
@@ -248,18 +239,112 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
   }
 }
 
-/** Merge candidate `b` into `a`: highest similarity wins; other fields are filled only where `a` lacks them. */
-function mergeInto<I extends Id>(a: Candidate<I>, b: Candidate<I>): void {
-  if (b.similarity != null && (a.similarity == null || b.similarity > a.similarity)) a.similarity = b.similarity;
-  for (const f of SIGNAL_FIELDS) {
-    if (f === 'similarity') continue;
-    if (a[f] == null && b[f] != null) {
-      if (f === 'engagements' || f === 'impressions') {
-        if (a.engagements == null && b.engagements != null && b.impressions != null) { a.engagements = b.engagements; a.impressions = b.impressions; }
-      } else a[f] = b[f];
+/**
+ * Candidates from several sources merged by id into columns (NaN = missing while merging). The highest
+ * similarity wins; every other field is taken from the first source (in priority order) that has it;
+ * engagement counts travel as a pair.
+ */
+class MergedColumns<I extends Id> {
+  readonly ids: I[] = [];
+  private readonly row = new Map<I, number>();
+  private readonly sim: number[] = [];
+  private readonly dist: number[] = [];
+  private readonly eng: number[] = [];
+  private readonly imp: number[] = [];
+  private readonly rate: number[] = [];
+  private readonly qual: number[] = [];
+  private readonly cat: (GroupKey | null)[] = [];
+  private readonly cre: (GroupKey | null)[] = [];
+  private readonly srcBits: number[][] = [];
+  private features: Map<string, number[]> | null = null;
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  add(c: Candidate<I>, source: number): void {
+    let r = this.row.get(c.id);
+    if (r === undefined) {
+      r = this.ids.length;
+      this.row.set(c.id, r);
+      this.ids.push(c.id);
+      this.sim.push(c.similarity ?? NaN);
+      this.dist.push(c.distance ?? NaN);
+      const pair = c.engagements != null && c.impressions != null;
+      this.eng.push(pair ? c.engagements! : NaN);
+      this.imp.push(pair ? c.impressions! : NaN);
+      this.rate.push(c.engagementRate ?? NaN);
+      this.qual.push(c.quality ?? NaN);
+      this.cat.push(c.category ?? null);
+      this.cre.push(c.creator ?? null);
+      this.srcBits.push([source]);
+    } else {
+      const bits = this.srcBits[r];
+      if (bits[bits.length - 1] !== source) bits.push(source);
+      if (c.similarity != null && !(c.similarity <= this.sim[r])) this.sim[r] = c.similarity;
+      if (c.distance != null && Number.isNaN(this.dist[r])) this.dist[r] = c.distance;
+      if (c.engagements != null && c.impressions != null && Number.isNaN(this.eng[r])) { this.eng[r] = c.engagements; this.imp[r] = c.impressions; }
+      if (c.engagementRate != null && Number.isNaN(this.rate[r])) this.rate[r] = c.engagementRate;
+      if (c.quality != null && Number.isNaN(this.qual[r])) this.qual[r] = c.quality;
+      if (c.category != null && this.cat[r] === null) this.cat[r] = c.category;
+      if (c.creator != null && this.cre[r] === null) this.cre[r] = c.creator;
+    }
+    if (c.features) {
+      this.features ??= new Map();
+      for (const [k, v] of Object.entries(c.features)) {
+        let col = this.features.get(k);
+        if (!col) this.features.set(k, (col = []));
+        if (col[r] === undefined) col[r] = v;
+      }
     }
   }
-  if (a.category == null && b.category != null) a.category = b.category;
-  if (a.creator == null && b.creator != null) a.creator = b.creator;
-  if (b.features) a.features = { ...b.features, ...a.features };
+
+  /** Fill fields still missing from pin metadata (same order as `ids`). */
+  fill(metas: readonly (PinMetadata<I> | undefined)[]): void {
+    for (let r = 0; r < this.ids.length; r++) {
+      const m = metas[r];
+      if (!m) continue;
+      if (this.cat[r] === null && m.category != null) this.cat[r] = m.category;
+      if (this.cre[r] === null && m.creator != null) this.cre[r] = m.creator;
+      if (Number.isNaN(this.qual[r]) && m.quality != null) this.qual[r] = m.quality;
+      if (Number.isNaN(this.eng[r]) && Number.isNaN(this.rate[r])) {
+        if (m.engagements != null && m.impressions != null) { this.eng[r] = m.engagements; this.imp[r] = m.impressions; }
+        else if (m.engagementRate != null) this.rate[r] = m.engagementRate;
+      }
+    }
+  }
+
+  sourcesOf(r: number, names: readonly string[]): string[] {
+    return this.srcBits[r].map((s) => names[s]);
+  }
+
+  columns(): CandidateColumns<I> {
+    const n = this.ids.length;
+    const out: CandidateColumns<I> = { ids: this.ids, category: this.cat, creator: this.cre };
+    const present: NonNullable<CandidateColumns['present']> = {};
+    const put = (name: 'similarity' | 'distance' | 'engagements' | 'impressions' | 'engagementRate' | 'quality', src: number[]) => {
+      let missing = 0;
+      for (let i = 0; i < n; i++) if (Number.isNaN(src[i])) missing++;
+      if (missing === n) return;
+      const col = new Float64Array(src);
+      if (missing > 0) {
+        const mask = new Uint8Array(n);
+        for (let i = 0; i < n; i++) if (Number.isNaN(src[i])) col[i] = 0; else mask[i] = 1;
+        present[name] = mask;
+      }
+      out[name] = col;
+    };
+    put('similarity', this.sim);
+    put('distance', this.dist);
+    put('engagements', this.eng);
+    put('impressions', this.imp);
+    put('engagementRate', this.rate);
+    put('quality', this.qual);
+    out.present = present;
+    if (this.features) {
+      out.features = {};
+      for (const [k, col] of this.features) out.features[k] = Float64Array.from({ length: n }, (_, i) => col[i] ?? NaN);
+    }
+    return out;
+  }
 }

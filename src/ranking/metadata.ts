@@ -144,16 +144,19 @@ export class ArrowPinMetadata<I extends Id = Id> implements PinMetadataSource<I>
 
   get(ids: readonly I[]): (PinMetadata<I> | undefined)[] {
     const out: (PinMetadata<I> | undefined)[] = new Array(ids.length);
+    const { engagements: e, impressions: imp, engagementRate: rate, quality: q } = this.nums;
+    const cat = this.keys.category;
+    const cre = this.keys.creator;
     for (let k = 0; k < ids.length; k++) {
       const r = this.rowOf.get(ids[k]);
       if (r === undefined) { out[k] = undefined; continue; }
       const m: PinMetadata<I> = { id: this.ids[r] };
-      for (const f of ['engagements', 'impressions', 'engagementRate', 'quality'] as const) {
-        const c = this.nums[f];
-        if (c && (!c.valid || c.valid[r] === 1)) m[f] = c.values[r];
-      }
-      if (this.keys.category) m.category = this.keys.category[r];
-      if (this.keys.creator) m.creator = this.keys.creator[r];
+      if (cat) m.category = cat[r];
+      if (cre) m.creator = cre[r];
+      if (e && (!e.valid || e.valid[r] === 1)) m.engagements = e.values[r];
+      if (imp && (!imp.valid || imp.valid[r] === 1)) m.impressions = imp.values[r];
+      if (rate && (!rate.valid || rate.valid[r] === 1)) m.engagementRate = rate.values[r];
+      if (q && (!q.valid || q.valid[r] === 1)) m.quality = q.values[r];
       out[k] = m;
     }
     return out;

@@ -8,7 +8,7 @@ import { checkIdType } from '../core/ids.js';
 import { checkInt, checkOneOf } from '../core/validate.js';
 import type { Candidate, GroupKey } from './candidates.js';
 import type { CandidateSource, SourceContext } from './feed.js';
-import { type SearchHits, type VectorSearcher, hitSimilarity } from './interfaces.js';
+import { type VectorSearcher, hitSimilarity } from './interfaces.js';
 import { compareIds } from './order.js';
 
 /**
@@ -60,7 +60,7 @@ export class BruteForceSearcher<I extends Id = Id> implements VectorSearcher<I> 
     return this.vectors.slice(r * this.dim, (r + 1) * this.dim);
   }
 
-  search(query: Float32Array, k: number, options: { filter?: (id: I) => boolean } = {}): SearchHits<I> & { similarities: Float32Array; distances: Float32Array } {
+  search(query: Float32Array, k: number, options: { filter?: (id: I) => boolean } = {}): { ids: I[]; similarities: Float32Array; distances: Float32Array } {
     checkInt('k', k, 1);
     if (query.length !== this.dim) throw new DimensionMismatchError('query', this.dim, query.length);
     const dim = this.dim;
@@ -133,10 +133,11 @@ function minMax(raw: Float64Array): Float64Array {
   return raw.map((v) => (span > 0 ? (v - lo) / span : 1));
 }
 
-function excludeFilter<I extends Id>(exclude: ReadonlySet<I>, extra?: ReadonlySet<I>): ((id: I) => boolean) | undefined {
-  if (exclude.size === 0 && (!extra || extra.size === 0)) return undefined;
-  return (id) => !exclude.has(id) && !(extra?.has(id) ?? false);
-}
+/*
+ * Exclusions are applied after the search, by over-fetching `k + excluded` items, rather than through the
+ * index's filter: a filter is a JS callback per visited node inside the native search, which costs more
+ * than the extra results (and excluded sets are small: recent engagements, seen pins).
+ */
 
 /**
  * Options of {@link CfCandidateSource}.
@@ -182,13 +183,15 @@ export class CfCandidateSource<U = unknown, I extends Id = Id> implements Candid
   async fetch(user: U, ctx: SourceContext<I>): Promise<Candidate<I>[]> {
     const q = this.o.userVector(user);
     if (!q) return [];
-    const hits = await this.o.index.search(q, Math.min(this.k, ctx.limit), { filter: excludeFilter(ctx.exclude) });
-    const n = hits.ids.length;
-    const raw = new Float64Array(n);
-    for (let i = 0; i < n; i++) raw[i] = hitSimilarity(hits, i, 'ip');
+    const want = Math.min(this.k, ctx.limit);
+    const hits = await this.o.index.search(q, want + ctx.exclude.size);
+    const keep: number[] = [];
+    for (let i = 0; i < hits.ids.length && keep.length < want; i++) if (!ctx.exclude.has(hits.ids[i])) keep.push(i);
+    const raw = new Float64Array(keep.length);
+    for (let j = 0; j < keep.length; j++) raw[j] = hitSimilarity(hits, keep[j], 'ip');
     const sim = minMax(raw);
-    const out: Candidate<I>[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = { id: hits.ids[i], similarity: sim[i] };
+    const out: Candidate<I>[] = new Array(keep.length);
+    for (let j = 0; j < keep.length; j++) out[j] = { id: hits.ids[keep[j]], similarity: sim[j] };
     return out;
   }
 }
@@ -244,16 +247,17 @@ export class VisualNeighborsSource<U = unknown, I extends Id = Id> implements Ca
   async fetch(user: U, ctx: SourceContext<I>): Promise<Candidate<I>[]> {
     const recent = this.o.recent(user).slice(0, this.seeds);
     const seedSet = new Set<I>(recent);
-    const filter = excludeFilter(ctx.exclude, seedSet);
     const best = new Map<I, number>();
     for (const seed of recent) {
       if (ctx.signal.aborted) break;
       const v = this.o.vectorOf(seed);
       if (!v) continue;
-      const hits = await this.o.index.search(v, this.perSeed, { filter });
-      for (let i = 0; i < hits.ids.length; i++) {
+      const hits = await this.o.index.search(v, this.perSeed + seedSet.size + ctx.exclude.size);
+      let taken = 0;
+      for (let i = 0; i < hits.ids.length && taken < this.perSeed; i++) {
         const id = hits.ids[i];
-        if (seedSet.has(id)) continue;
+        if (seedSet.has(id) || ctx.exclude.has(id)) continue;
+        taken++;
         const s = Math.max(0, Math.min(1, hitSimilarity(hits, i, 'cosine')));
         const prev = best.get(id);
         if (prev === undefined || s > prev) best.set(id, s);
