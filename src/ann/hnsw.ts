@@ -197,8 +197,8 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
 
   /**
    * The k nearest live items to `query`, best first. With a filter, returns `min(k, allowed items)`
-   * results: when the graph search comes back short it is retried with a 4× larger `ef`, and allow-sets no
-   * larger than `max(2·ef, 64)` are searched exactly.
+   * results: when the graph search comes back short it is retried with a 4× larger `ef` (and, as a last
+   * resort, scored exactly), and allow-sets smaller than `2·ef` and `4·size/dim` are scored exactly.
    * @param query  a vector of length `dim`
    * @param k      number of neighbours, an integer in [1, size]
    * @param options `filter` and a per-search `ef`
@@ -217,7 +217,11 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
   private searchChecked(q: Float32Array, k: number, ef: number, f: LabelFilter | null): SearchResult<I> {
     const want = f && f.allowedCount >= 0 ? Math.min(k, f.allowedCount) : k;
     if (want === 0) return this.toResult([], []);
-    if (f?.allowLabels && f.allowLabels.length <= Math.max(2 * ef, 64)) return this.exactOver(q, want, f.allowLabels, null);
+    // A graph search whose ef exceeds the allowed items walks the whole graph; when reading the allowed
+    // vectors back (about dim / 4 times the cost of visiting one node) is cheaper, score them exactly.
+    if (f?.allowLabels && f.allowLabels.length <= 2 * ef && f.allowLabels.length * this.dim <= 4 * this.ids.size) {
+      return this.exactOver(q, want, f.allowLabels, null);
+    }
     const arr = this.scratch;
     for (let j = 0; j < this.dim; j++) arr[j] = q[j];
     const total = this.ids.size;

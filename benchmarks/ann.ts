@@ -1,0 +1,364 @@
+/**
+ * HNSW benchmark: recall@10 and QPS per ef, build time, memory per vector, multi-core batch speed-up,
+ * 10% allow-set filtered recall, and MIPS over CF-style item factors. Writes JSON and an SVG plot of
+ * recall against QPS next to it.
+ *
+ *   npm run bench -- ann --data base.fvecs --queries query.fvecs [--groundtruth gt.ivecs] [--metric l2]
+ *   npm run bench -- ann --synthetic [--n 100000 --dim 1280 --nq 500] [--write-fvecs dir [--write-only]]
+ *   npm run bench -- ann --mips [--n 1000000 --dim 64 --nq 200]
+ *   npm run bench -- ann --quick                  # all three, small (CI)
+ *   ... [--anchor anchor.json]                    # hnsw_anchor.py output: print ratios
+ *
+ * Options: --efs 10,20,40,80,160,320  --M 16  --efc 200  --k 10  --repeats 3  --threads 2  --seed 7  --out file
+ */
+import { existsSync, readFileSync, writeFileSync, mkdirSync, statSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { availableParallelism, tmpdir } from 'node:os';
+import { HnswIndex, ExactIndex, recallAtK } from '../src/ann/index.js';
+import type { Metric } from '../src/core/types.js';
+import { Rng } from '../src/core/rng.js';
+import { dataRoot, num, nums, parseArgs, printTable, str, writeJson, type Args } from './lib.js';
+
+interface Matrix { data: Float32Array; rows: number; dim: number }
+
+export function readFvecs(file: string): Matrix {
+  const buf = readFileSync(file);
+  const dim = buf.readInt32LE(0);
+  const rec = 4 + dim * 4;
+  if (dim <= 0 || buf.length % rec !== 0) throw new Error(`${file}: not an fvecs file`);
+  const rows = buf.length / rec;
+  const data = new Float32Array(rows * dim);
+  for (let r = 0; r < rows; r++) {
+    const f = new Float32Array(buf.buffer.slice(buf.byteOffset + r * rec + 4, buf.byteOffset + (r + 1) * rec));
+    data.set(f, r * dim);
+  }
+  return { data, rows, dim };
+}
+
+function readIvecs(file: string): number[][] {
+  const buf = readFileSync(file);
+  const out: number[][] = [];
+  let off = 0;
+  while (off < buf.length) {
+    const d = buf.readInt32LE(off); off += 4;
+    const r: number[] = [];
+    for (let j = 0; j < d; j++) { r.push(buf.readInt32LE(off)); off += 4; }
+    out.push(r);
+  }
+  return out;
+}
+
+function writeVecs(file: string, m: Matrix | number[][], int: boolean): void {
+  const rows = Array.isArray(m) ? m.length : m.rows;
+  const dim = Array.isArray(m) ? m[0].length : m.dim;
+  const buf = Buffer.alloc(rows * (4 + 4 * dim));
+  let off = 0;
+  for (let r = 0; r < rows; r++) {
+    buf.writeInt32LE(dim, off); off += 4;
+    for (let j = 0; j < dim; j++) {
+      if (int) buf.writeInt32LE((m as number[][])[r][j], off);
+      else buf.writeFloatLE((m as Matrix).data[r * dim + j], off);
+      off += 4;
+    }
+  }
+  writeFileSync(file, buf);
+}
+
+/** Seeded mixture of Gaussians like the anchor's: sqrt(n)/2 centres N(0,1), points centre + N(0,1). */
+function synthetic(n: number, nq: number, dim: number, seed: number): { base: Matrix; queries: Matrix } {
+  const rng = new Rng(seed);
+  const nc = Math.max(10, Math.floor(Math.sqrt(n) / 2));
+  const centres = rng.fillNormal(new Float32Array(nc * dim));
+  const draw = (m: number): Matrix => {
+    const data = new Float32Array(m * dim);
+    for (let i = 0; i < m; i++) {
+      const c = rng.int(nc);
+      for (let j = 0; j < dim; j++) data[i * dim + j] = centres[c * dim + j] + rng.normal();
+    }
+    return { data, rows: m, dim };
+  };
+  return { base: draw(n), queries: draw(nq) };
+}
+
+async function exactTruth(base: Matrix, queries: Matrix, metric: Metric, k: number, allow?: number[]): Promise<number[][]> {
+  const ex = new ExactIndex<number>({ metric, dim: base.dim, capacity: base.rows });
+  ex.addItems(Array.from({ length: base.rows }, (_, i) => i), base.data);
+  const res = await ex.searchBatch(queries.data, k, allow ? { filter: { allow } } : {});
+  return res.map((r) => r.ids);
+}
+
+/** hnswlib's memory formula per element: level 0 data + links + label, plus expected upper-level links. */
+function formulaBytes(dim: number, M: number): number {
+  return dim * 4 + M * 2 * 4 + 4 + 8 + (M * 4 + 4) / (M - 1);
+}
+
+interface SweepRow { ef: number; recall: number; qps: number; qpsMedian: number; msPerQuery: number }
+
+async function timeSearch(index: HnswIndex<number>, q: Matrix, k: number, ef: number, threads: number, repeats: number, filter?: { allow: number[] }) {
+  const times: number[] = [];
+  let res: Awaited<ReturnType<typeof index.searchBatch>> = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    res = await index.searchBatch(q.data, k, { ef, threads, filter });
+    times.push((performance.now() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return { res, best: times[0], median: times[Math.floor(times.length / 2)] };
+}
+
+interface AnchorJson {
+  builds: { lib: string; space: string; threads: number; min_s: number; median_s: number }[];
+  sweeps: { lib: string; space: string; ef: number; recall: number; qps_best: number; qps_median: number }[];
+  n: number; dim: number; queries: number; source: string;
+}
+
+/** QPS of a curve at a given recall, by linear interpolation between neighbouring points (null when out of range). */
+function qpsAtRecall(curve: { recall: number; qps: number }[], target: number): number | null {
+  const pts = [...curve].sort((a, b) => a.recall - b.recall);
+  for (let i = 0; i < pts.length; i++) {
+    if (pts[i].recall >= target) {
+      if (i === 0) return pts[i].recall === target ? pts[i].qps : null;
+      const a = pts[i - 1], b = pts[i];
+      const t = (target - a.recall) / (b.recall - a.recall || 1);
+      return a.qps + t * (b.qps - a.qps);
+    }
+  }
+  return null;
+}
+
+async function runDataset(name: string, base: Matrix, queries: Matrix, truth: number[][] | null, metric: Metric, args: Args) {
+  const k = num(args, 'k', 10);
+  const M = num(args, 'M', 16), efc = num(args, 'efc', 200);
+  const efs = nums(args, 'efs', [10, 20, 40, 80, 160, 320]);
+  const repeats = num(args, 'repeats', 3);
+  const threads = num(args, 'threads', Math.min(2, availableParallelism()));
+  const seed = num(args, 'seed', 7);
+  console.log(`\n== ${name}: n=${base.rows} dim=${base.dim} queries=${queries.rows} metric=${metric} M=${M} efC=${efc}`);
+  const rss0 = process.memoryUsage().rss;
+  const index = new HnswIndex<number>({ metric, dim: base.dim, M, efConstruction: efc, capacity: base.rows, seed: 100 });
+  const ids = Array.from({ length: base.rows }, (_, i) => i);
+  const t0 = performance.now();
+  index.addItems(ids, base.data);
+  const buildS = (performance.now() - t0) / 1000;
+  const rssDelta = process.memoryUsage().rss - rss0;
+  const saved = path.join(tmpdir(), `pinrec-ann-bench-${process.pid}.hnsw`);
+  await index.save(saved);
+  const fileBytes = statSync(saved).size;
+  rmSync(saved, { force: true });
+  const memory = {
+    rssDeltaBytesPerVector: Math.round(rssDelta / base.rows),
+    hnswlibFormulaBytesPerVector: Math.round(formulaBytes(base.dim, M)),
+    ratio: +(rssDelta / base.rows / formulaBytes(base.dim, M)).toFixed(3),
+    savedFileBytesPerVector: Math.round(fileBytes / base.rows),
+  };
+  if (!truth) {
+    const tg = performance.now();
+    truth = await exactTruth(base, queries, metric, k);
+    console.log(`exact ground truth (ExactIndex, JS) in ${((performance.now() - tg) / 1000).toFixed(1)} s`);
+  }
+  console.log(`build ${buildS.toFixed(2)} s (1 thread), memory ${memory.rssDeltaBytesPerVector} B/vector (RSS delta), saved file ${memory.savedFileBytesPerVector} B/vector, hnswlib formula ${memory.hnswlibFormulaBytesPerVector} B`);
+
+  // warm-up
+  await index.searchBatch(queries.data, k, { ef: efs[0], threads: 1 });
+  const sweep: SweepRow[] = [];
+  for (const ef of efs) {
+    const { res, best, median } = await timeSearch(index, queries, k, ef, 1, repeats);
+    sweep.push({ ef, recall: +recallAtK(res, truth.map((t) => t.slice(0, k)), k).toFixed(4), qps: Math.round(queries.rows / best), qpsMedian: Math.round(queries.rows / median), msPerQuery: +(best * 1000 / queries.rows).toFixed(4) });
+  }
+  printTable(sweep.map((s) => ({ ...s })), `${name}: single-thread sweep (recall@${k})`);
+
+  // multi-core batch at the smallest ef reaching recall >= 0.95 (else the largest ef)
+  const efBatch = (sweep.find((s) => s.recall >= 0.95) ?? sweep[sweep.length - 1]).ef;
+  const tPool = performance.now();
+  await index.searchBatch(queries.data, k, { ef: efBatch, threads });
+  const poolStartS = (performance.now() - tPool) / 1000;
+  // tile the queries so one batch is large enough (>= 5,000 rows) to amortise the hand-off to workers
+  const tiles = Math.max(1, Math.ceil(5000 / queries.rows));
+  const big: Matrix = { data: new Float32Array(tiles * queries.data.length), rows: tiles * queries.rows, dim: queries.dim };
+  for (let t = 0; t < tiles; t++) big.data.set(queries.data, t * queries.data.length);
+  const one = await timeSearch(index, big, k, efBatch, 1, repeats);
+  const many = await timeSearch(index, big, k, efBatch, threads, repeats);
+  const batch = {
+    ef: efBatch, threads, rows: big.rows, qps1: Math.round(big.rows / one.best), qpsN: Math.round(big.rows / many.best),
+    speedup: +(one.best / many.best).toFixed(3), poolStartS: +poolStartS.toFixed(3),
+    sameResults: many.res.every((r, i) => r.ids.join() === one.res[i].ids.join()),
+  };
+  printTable([batch], `${name}: batch search, ${threads} worker threads vs calling thread`);
+  await index.close();
+
+  // filtered search with a seeded 10% allow-set
+  const rng = new Rng(seed + 1);
+  const allow = rng.shuffle(ids.slice()).slice(0, Math.max(k, Math.round(base.rows / 10)));
+  const ftruth = await exactTruth(base, queries, metric, k, allow);
+  const filtered: SweepRow[] = [];
+  for (const ef of efs.filter((e) => e >= k)) {
+    const { res, best, median } = await timeSearch(index, queries, k, ef, 1, repeats, { allow });
+    filtered.push({ ef, recall: +recallAtK(res, ftruth, k).toFixed(4), qps: Math.round(queries.rows / best), qpsMedian: Math.round(queries.rows / median), msPerQuery: +(best * 1000 / queries.rows).toFixed(4) });
+  }
+  printTable(filtered.map((s) => ({ ...s })), `${name}: 10% allow-set filter, recall@${k} vs exact filtered search`);
+  return { name, n: base.rows, dim: base.dim, queries: queries.rows, metric, M, efConstruction: efc, k, buildS: +buildS.toFixed(3), memory, sweep, batch, filtered, allowFraction: allow.length / base.rows };
+}
+
+function compareAnchor(result: Awaited<ReturnType<typeof runDataset>>, anchorFile: string) {
+  const a = JSON.parse(readFileSync(anchorFile, 'utf8').trim().split('\n').pop()!) as AnchorJson;
+  const space = result.metric;
+  const hs = a.sweeps.filter((s) => s.lib === 'hnswlib' && s.space === space);
+  if (hs.length === 0) { console.log(`anchor ${anchorFile} has no hnswlib sweep for space ${space}`); return null; }
+  const perEf = result.sweep.map((s) => {
+    const m = hs.find((h) => h.ef === s.ef);
+    return m ? { ef: s.ef, recall: s.recall, anchorRecall: +m.recall.toFixed(4), qps: s.qps, anchorQps: Math.round(m.qps_best), ratio: +(s.qps / m.qps_best).toFixed(3) } : null;
+  }).filter((x) => x !== null);
+  printTable(perEf as Record<string, unknown>[], `${result.name}: vs Python hnswlib (anchor, same M/efC), single thread, per ef`);
+  const ours = result.sweep.map((s) => ({ recall: s.recall, qps: s.qps }));
+  const theirs = hs.map((h) => ({ recall: h.recall, qps: h.qps_best }));
+  const matched = [0.9, 0.95, 0.99].map((target) => {
+    const q1 = qpsAtRecall(ours, target), q2 = qpsAtRecall(theirs, target);
+    return { recall: target, qps: q1 === null ? 'n/a' : Math.round(q1), anchorQps: q2 === null ? 'n/a' : Math.round(q2), ratio: q1 !== null && q2 !== null ? +(q1 / q2).toFixed(3) : 'n/a' };
+  });
+  printTable(matched, `${result.name}: QPS at matched recall (interpolated)`);
+  const b1 = a.builds.find((b) => b.lib === 'hnswlib' && b.space === space && b.threads === 1);
+  const b2 = a.builds.find((b) => b.lib === 'hnswlib' && b.space === space && b.threads === 2);
+  const builds = { ours1ThreadS: result.buildS, anchor1ThreadS: b1?.min_s, anchor2ThreadS: b2?.min_s, ratioVs1Thread: b1 ? +(result.buildS / b1.min_s).toFixed(3) : undefined, ratioVs2Threads: b2 ? +(result.buildS / b2.min_s).toFixed(3) : undefined };
+  printTable([builds], `${result.name}: build time vs Python hnswlib`);
+  return { anchorFile, anchorSource: a.source, perEf, matched, builds, anchorSweeps: hs };
+}
+
+function svgPlot(series: { name: string; points: { recall: number; qps: number }[] }[], title: string): string {
+  const W = 640, H = 420, L = 70, R = 20, T = 40, B = 50;
+  const all = series.flatMap((s) => s.points).filter((p) => p.qps > 0);
+  const xmin = Math.min(0.5, ...all.map((p) => p.recall)), xmax = 1;
+  const lq = all.map((p) => Math.log10(p.qps));
+  const ymin = Math.floor(Math.min(...lq)), ymax = Math.ceil(Math.max(...lq));
+  const X = (r: number) => L + ((r - xmin) / (xmax - xmin)) * (W - L - R);
+  const Y = (q: number) => T + (1 - (Math.log10(q) - ymin) / (ymax - ymin || 1)) * (H - T - B);
+  const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
+  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">\n`;
+  s += `<rect width="${W}" height="${H}" fill="white"/>\n<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(title)}</text>\n`;
+  s += `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>\n`;
+  for (let i = 0; i <= 5; i++) {
+    const r = xmin + (i / 5) * (xmax - xmin);
+    s += `<text x="${X(r)}" y="${H - B + 16}" text-anchor="middle">${r.toFixed(2)}</text>\n`;
+  }
+  for (let e = ymin; e <= ymax; e++) s += `<text x="${L - 6}" y="${Y(10 ** e) + 4}" text-anchor="end">1e${e}</text><line x1="${L}" x2="${W - R}" y1="${Y(10 ** e)}" y2="${Y(10 ** e)}" stroke="#eee"/>\n`;
+  s += `<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">recall@10</text>\n<text x="16" y="${(T + H - B) / 2}" transform="rotate(-90 16 ${(T + H - B) / 2})" text-anchor="middle">queries per second (log)</text>\n`;
+  series.forEach((ser, i) => {
+    const c = colors[i % colors.length];
+    const pts = [...ser.points].filter((p) => p.qps > 0).sort((a, b) => a.recall - b.recall);
+    s += `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((p) => `${X(p.recall).toFixed(1)},${Y(p.qps).toFixed(1)}`).join(' ')}"/>\n`;
+    for (const p of pts) s += `<circle cx="${X(p.recall).toFixed(1)}" cy="${Y(p.qps).toFixed(1)}" r="3" fill="${c}"/>\n`;
+    s += `<text x="${L + 10}" y="${T + 14 + 16 * i}" fill="${c}">${escapeXml(ser.name)}</text>\n`;
+  });
+  return s + '</svg>\n';
+}
+
+function escapeXml(x: string): string {
+  return x.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** MIPS over synthetic CF factors: items with popularity-skewed norms, users N(0,1). */
+async function runMips(args: Args, quick: boolean) {
+  const n = num(args, 'n', quick ? 20000 : 1_000_000), dim = num(args, 'dim', 64), nq = num(args, 'nq', quick ? 50 : 200);
+  const k = 20, M = num(args, 'M', 16), efc = num(args, 'efc', 100);
+  const efs = nums(args, 'efs', [20, 40, 80, 160, 320]);
+  const rng = new Rng(num(args, 'seed', 7));
+  console.log(`\n== mips: ${n.toLocaleString()} items x ${dim} factors, ${nq} users, k=${k}, M=${M} efC=${efc}`);
+  const items = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const scale = Math.exp(0.35 * rng.normal()) / Math.sqrt(dim);
+    for (let j = 0; j < dim; j++) items[i * dim + j] = scale * rng.normal();
+  }
+  const users = rng.fillNormal(new Float32Array(nq * dim));
+  const ids = Array.from({ length: n }, (_, i) => i);
+  const rss0 = process.memoryUsage().rss;
+  const index = new HnswIndex<number>({ metric: 'ip', dim, M, efConstruction: efc, capacity: n });
+  let t0 = performance.now();
+  index.addItems(ids, items, { onProgress: quick ? undefined : (p) => { if (p.done % 100000 === 0) console.log(`  added ${p.done.toLocaleString()} in ${((performance.now() - t0) / 1000).toFixed(0)} s`); } });
+  const buildS = (performance.now() - t0) / 1000;
+  const rssPerVector = Math.round((process.memoryUsage().rss - rss0) / n);
+  t0 = performance.now();
+  const truth = await exactTruth({ data: items, rows: n, dim }, { data: users, rows: nq, dim }, 'ip', k);
+  const exactMs = (performance.now() - t0) / nq;
+  const rows = [];
+  for (const ef of efs) {
+    const lat: number[] = [];
+    const res = [];
+    for (let q = 0; q < nq; q++) {
+      const t = performance.now();
+      res.push(index.search(users.subarray(q * dim, (q + 1) * dim), k, { ef }));
+      lat.push(performance.now() - t);
+    }
+    lat.sort((a, b) => a - b);
+    rows.push({ ef, recallAt20: +recallAtK(res, truth, k).toFixed(4), p50ms: +lat[Math.floor(nq / 2)].toFixed(3), p99ms: +lat[Math.min(nq - 1, Math.floor(nq * 0.99))].toFixed(3), qps: Math.round(1000 * nq / lat.reduce((a, b) => a + b, 0)) });
+  }
+  printTable(rows, `mips: HNSW (ip) vs exact scoring of every item (exact: ${exactMs.toFixed(1)} ms/user in JS)`);
+  console.log(`mips build ${buildS.toFixed(1)} s, ${rssPerVector} B/item (RSS delta), formula ${Math.round(formulaBytes(dim, M))} B`);
+  return { n, dim, nq, k, M, efConstruction: efc, buildS: +buildS.toFixed(2), rssBytesPerItem: rssPerVector, exactMsPerUser: +exactMs.toFixed(2), sweep: rows };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv, ['quick', 'synthetic', 'mips', 'json', 'help', 'write-only']);
+  if (args.help) { console.log(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]); return; }
+  const quick = args.quick === true;
+  const modeGiven = Boolean(args.data || args.synthetic || args.mips);
+  const results: Record<string, unknown>[] = [];
+  const skipped: string[] = [];
+  const plots: { name: string; points: { recall: number; qps: number }[] }[] = [];
+  let anchorCmp: unknown = null;
+
+  const runFiles = async (baseFile: string, queryFile: string, gtFile: string | undefined, label: string) => {
+    const base = readFvecs(baseFile), queries = readFvecs(queryFile);
+    const metric = (str(args, 'metric') ?? 'l2') as Metric;
+    const k = num(args, 'k', 10);
+    const truth = gtFile && metric === 'l2' ? readIvecs(gtFile).map((r) => r.slice(0, k)) : null;
+    const r = await runDataset(label, base, queries, truth, metric, args);
+    results.push(r);
+    plots.push({ name: `pinrec HnswIndex ${label}`, points: r.sweep }, { name: `pinrec 10% allow-set ${label}`, points: r.filtered });
+    return r;
+  };
+
+  if (typeof args.data === 'string') {
+    const q = str(args, 'queries');
+    if (!q) throw new Error('--data needs --queries');
+    const r = await runFiles(args.data, q, str(args, 'groundtruth'), path.basename(args.data).replace(/\.fvecs$/, ''));
+    if (typeof args.anchor === 'string') anchorCmp = compareAnchor(r, args.anchor);
+  }
+  if (!modeGiven) {
+    const dir = path.join(dataRoot(), 'siftsmall');
+    if (existsSync(path.join(dir, 'siftsmall_base.fvecs'))) {
+      await runFiles(path.join(dir, 'siftsmall_base.fvecs'), path.join(dir, 'siftsmall_query.fvecs'), path.join(dir, 'siftsmall_groundtruth.ivecs'), 'siftsmall');
+    } else {
+      skipped.push(`siftsmall: ${dir} not found`);
+      console.log(`SKIPPED siftsmall: ${dir} not found (set PINREC_DATA)`);
+    }
+  }
+  if (args.synthetic || !modeGiven) {
+    const n = num(args, 'n', quick || !modeGiven ? 5000 : 100_000), dim = num(args, 'dim', quick || !modeGiven ? 256 : 1280), nq = num(args, 'nq', quick || !modeGiven ? 100 : 500);
+    const { base, queries } = synthetic(n, nq, dim, num(args, 'seed', 7));
+    const metric = (str(args, 'metric') ?? 'cosine') as Metric;
+    if (typeof args['write-fvecs'] === 'string') {
+      const dir = args['write-fvecs'];
+      mkdirSync(dir, { recursive: true });
+      writeVecs(path.join(dir, 'base.fvecs'), base, false);
+      writeVecs(path.join(dir, 'query.fvecs'), queries, false);
+      console.log(`wrote ${dir}/base.fvecs and query.fvecs (for hnsw_anchor.py --fvecs)`);
+      if (args['write-only']) return;
+    }
+    const r = await runDataset(`synthetic-${n}x${dim}`, base, queries, null, metric, args);
+    results.push(r);
+    plots.push({ name: `pinrec HnswIndex synthetic ${dim}-d`, points: r.sweep }, { name: `pinrec 10% allow-set ${dim}-d`, points: r.filtered });
+    if (typeof args.anchor === 'string' && !args.data) anchorCmp = compareAnchor(r, args.anchor);
+  }
+  let mips: unknown = null;
+  if (args.mips || !modeGiven) mips = await runMips(args, quick || !modeGiven);
+
+  if (anchorCmp && typeof anchorCmp === 'object' && 'anchorSweeps' in anchorCmp) {
+    const hs = (anchorCmp as { anchorSweeps: { recall: number; qps_best: number }[] }).anchorSweeps;
+    plots.push({ name: 'Python hnswlib (anchor)', points: hs.map((h) => ({ recall: h.recall, qps: h.qps_best })) });
+  }
+  const out = writeJson('ann', args, { quick, datasets: results, mips, anchor: anchorCmp, skipped });
+  if (plots.length > 0) {
+    const svg = out.replace(/\.json$/, '') + '.svg';
+    writeFileSync(svg, svgPlot(plots, 'recall@10 vs single-thread QPS (M=16, efC=200)'));
+    console.log(`\nwrote ${out} and ${svg}`);
+  } else console.log(`\nwrote ${out}`);
+}
