@@ -13,7 +13,7 @@ export interface CutoffMetrics {
   n: number;
   /** Largest share of any one category among the `n` items (0 when none has a category). */
   maxCategoryShare: number;
-  /** The category with that share (smallest key by first appearance on ties), or null. */
+  /** The category with that share (on ties, the one that reached it first), or null. */
   topCategory: Key | null;
   /** Largest share of any one creator. */
   maxCreatorShare: number;

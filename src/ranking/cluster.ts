@@ -72,7 +72,7 @@ export function styleClusters(vectors: Float32Array, dim: number, options: Style
     return s;
   };
   // k-means++ seeding
-  let first = rng.int(n);
+  const first = rng.int(n);
   centroids.set(x.subarray(first * dim, first * dim + dim), 0);
   for (let i = 0; i < n; i++) d2[i] = dist(i, 0);
   for (let c = 1; c < k; c++) {
@@ -84,7 +84,6 @@ export function styleClusters(vectors: Float32Array, dim: number, options: Style
       for (let i = 0; i < n; i++) { r -= d2[i]; if (r < 0) { pick = i; break; } }
       if (pick < 0) for (let i = n - 1; i >= 0; i--) if (d2[i] > 0) { pick = i; break; }
     } else pick = rng.int(n); // all rows identical: any row
-    first = pick;
     centroids.set(x.subarray(pick * dim, pick * dim + dim), c * dim);
     for (let i = 0; i < n; i++) { const v = dist(i, c); if (v < d2[i]) d2[i] = v; }
   }

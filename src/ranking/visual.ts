@@ -151,8 +151,8 @@ export class VisualSearch<In = unknown, I extends Id = Id> {
         quality: m?.quality, category: m?.category, creator: m?.creator,
       };
     }
-    const metric: Metric = this.metric === 'l2' ? 'l2' : this.metric;
-    const res = rerank(cands, { ...this.signalOptions, metric, weights: this.weights, limit: k, diversity: options.diversity ?? false });
+    // hitSimilarity already mapped l2 distances into (0, 1]; cosine and ip are read by their own rules
+    const res = rerank(cands, { ...this.signalOptions, metric: this.metric, weights: this.weights, limit: k, diversity: options.diversity ?? false });
     const w = this.weights;
     return res.items.map((it) => {
       const c = { similarity: w.similarity * it.similarity, engagement: w.engagement * it.engagement, quality: w.quality * it.quality };
