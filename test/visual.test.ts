@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tableFromArrays, makeVector, FixedSizeList, Field, Float32, Table, Utf8, vectorFromArray } from 'apache-arrow';
+import { tableFromArrays, makeVector, FixedSizeList, Field, Float32, Float64, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { DimensionMismatchError, InvalidParameterError, Rng, UnknownIdError } from '../src/core/index.js';
 import {
   ArrowPinMetadata, BruteForceSearcher, InMemoryPinMetadata, VisualSearch, styleClusters, type EmbedderLike, type PinMetadata,
@@ -119,7 +119,7 @@ describe('VisualSearch', () => {
   });
 
   it('Arrow metadata: nulls are missing, duplicates and missing id column rejected', () => {
-    const t = tableFromArrays({ id: ['a', 'b'], quality: vectorFromArray([0.5, null]) });
+    const t = new Table({ id: vectorFromArray(['a', 'b'], new Utf8()), quality: vectorFromArray([0.5, null], new Float64()) });
     const m = new ArrowPinMetadata(t);
     expect(m.get(['a', 'b', 'zz'])).toEqual([{ id: 'a', quality: 0.5 }, { id: 'b' }, undefined]);
     expect(() => new ArrowPinMetadata(tableFromArrays({ id: ['a', 'a'] }))).toThrow(InvalidParameterError);
