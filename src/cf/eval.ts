@@ -1,0 +1,182 @@
+/**
+ * Offline evaluation: leave-last-out splits and full-ranking metrics (HR@K, NDCG@K, Recall@K, MRR, catalogue
+ * coverage), plus the sampled protocol (1 positive + 99 seeded negatives) for comparison with papers.
+ */
+import { InvalidParameterError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import type { Id, ProgressCallback } from '../core/types.js';
+import { checkInt, checkOneOf } from '../core/validate.js';
+import type { CombineRule, InteractionLog, InteractionMatrix } from './interactions.js';
+
+/** A train matrix and one held-out pin per evaluated user (dense indices). */
+export interface LeaveLastOutSplit<U extends Id = Id, I extends Id = Id> {
+  train: InteractionMatrix<U, I>;
+  /** Row index of each evaluated user. */
+  testUsers: Int32Array;
+  /** The held-out pin of each evaluated user (column index). */
+  testItems: Int32Array;
+}
+
+/** Options of {@link leaveLastOut}. */
+export interface SplitOptions {
+  /**
+   * `'timestamp'`: each user's latest event by timestamp (ties: later in input) is held out;
+   * `'order'`: the last event in input order (sequence data). @default 'timestamp' when the log has timestamps, else 'order'
+   */
+  by?: 'timestamp' | 'order';
+  /** Users with fewer events than this are kept whole in train and not evaluated. @default 2 */
+  minEvents?: number;
+  /** How duplicates combine in the train matrix. @default 'sum' */
+  combine?: CombineRule;
+}
+
+/**
+ * Hold out each user's last interaction. Other events of the same pin stay in train (as in the usual
+ * protocol), so a re-interaction is filtered as seen and counts as a miss.
+ *
+ * @example
+ * const split = leaveLastOut(log, { by: 'order', combine: 'max' });
+ * model.fit(split.train);
+ * const m = evaluate(model, split, { k: 10 });
+ */
+export function leaveLastOut<U extends Id, I extends Id>(log: InteractionLog<U, I>, options: SplitOptions = {}): LeaveLastOutSplit<U, I> {
+  const by = checkOneOf('by', options.by ?? (log.time ? 'timestamp' : 'order'), ['timestamp', 'order'] as const);
+  if (by === 'timestamp' && !log.time) throw new InvalidParameterError('by', "'order' for a log without timestamps", by);
+  const minEvents = checkInt('minEvents', options.minEvents ?? 2, 2);
+  const nU = log.users.size;
+  const last = new Int32Array(nU).fill(-1);
+  const count = new Int32Array(nU);
+  const t = log.time;
+  for (let e = 0; e < log.length; e++) {
+    const u = log.user[e];
+    count[u]++;
+    const cur = last[u];
+    if (cur < 0 || by === 'order' || t![e] >= t![cur]) last[u] = e;
+  }
+  const keep = new Uint8Array(log.length).fill(1);
+  const users: number[] = [];
+  const items: number[] = [];
+  for (let u = 0; u < nU; u++) {
+    if (count[u] < minEvents) continue;
+    keep[last[u]] = 0;
+    users.push(u);
+    items.push(log.item[last[u]]);
+  }
+  const train = log.toMatrix({ combine: options.combine, keep });
+  return { train, testUsers: Int32Array.from(users), testItems: Int32Array.from(items) };
+}
+
+/** Anything that scores every pin for a user's interaction row. */
+export interface RowScorer {
+  scoreRow(idx: Int32Array, val: Float32Array, out: Float32Array): void;
+}
+
+/** Options of {@link evaluate}. */
+export interface EvaluateOptions {
+  /** Cut-off K for HR, NDCG, Recall and coverage. @default 10 */
+  k?: number;
+  /** `'full'` ranks against every pin; `'sampled'` against `negatives` seeded random unseen pins. @default 'full' */
+  protocol?: 'full' | 'sampled';
+  /** Negatives per user for the sampled protocol. @default 99 */
+  negatives?: number;
+  /** Seed of the sampled negatives. @default 0 */
+  seed?: number;
+  /** Evaluate only this many users (seeded sample), for quick checks. @default all */
+  maxUsers?: number;
+  onProgress?: ProgressCallback;
+}
+
+/** Ranking metrics over the evaluated users. */
+export interface RankingMetrics {
+  users: number;
+  k: number;
+  protocol: 'full' | 'sampled';
+  /** Hit rate: share of users whose held-out pin is in the top K. */
+  hr: number;
+  /** NDCG@K with one relevant pin: 1 / log2(rank + 2) when rank < K. */
+  ndcg: number;
+  /** Recall@K (equal to HR@K with one held-out pin per user). */
+  recall: number;
+  /** Mean reciprocal rank over the full ranking. */
+  mrr: number;
+  /** Share of the catalogue that appears in at least one top-K list (full protocol only). */
+  coverage: number;
+}
+
+/**
+ * Rank each user's held-out pin among all pins not in their training row (full protocol) and average the
+ * metrics. The rank is the number of candidate pins scored strictly higher than the held-out one.
+ *
+ * @example
+ * const { hr, ndcg } = evaluate(model, split, { k: 10 });
+ */
+export function evaluate(model: RowScorer, split: LeaveLastOutSplit, options: EvaluateOptions = {}): RankingMetrics {
+  const k = checkInt('k', options.k ?? 10, 1);
+  const protocol = checkOneOf('protocol', options.protocol ?? 'full', ['full', 'sampled'] as const);
+  const negatives = checkInt('negatives', options.negatives ?? 99, 1);
+  const rng = new Rng(options.seed ?? 0);
+  const x = split.train.csr;
+  const nItems = x.cols;
+  let order = Array.from({ length: split.testUsers.length }, (_, i) => i);
+  if (options.maxUsers !== undefined) {
+    const mu = checkInt('maxUsers', options.maxUsers, 1);
+    if (mu < order.length) order = new Rng((options.seed ?? 0) + 1).shuffle(order).slice(0, mu).sort((a, b) => a - b);
+  }
+  const scores = new Float32Array(nItems);
+  const seen = new Uint8Array(nItems);
+  const inTop = new Uint8Array(nItems);
+  let hr = 0, ndcg = 0, mrr = 0;
+  const topScores = new Float32Array(k);
+  for (let t = 0; t < order.length; t++) {
+    const q = order[t];
+    const u = split.testUsers[q];
+    const target = split.testItems[q];
+    const idx = x.indices.subarray(x.indptr[u], x.indptr[u + 1]);
+    const val = x.data.subarray(x.indptr[u], x.indptr[u + 1]);
+    model.scoreRow(idx, val, scores);
+    for (let p = 0; p < idx.length; p++) seen[idx[p]] = 1;
+    const ts = seen[target] ? -Infinity : scores[target];
+    let rank = 0;
+    if (ts === -Infinity) {
+      rank = Infinity;
+    } else if (protocol === 'full') {
+      for (let j = 0; j < nItems; j++) if (!seen[j] && scores[j] > ts) rank++;
+    } else {
+      let drawn = 0;
+      let guard = 0;
+      while (drawn < negatives && guard++ < negatives * 100) {
+        const j = rng.int(nItems);
+        if (seen[j] || j === target) continue;
+        drawn++;
+        if (scores[j] > ts) rank++;
+      }
+    }
+    if (rank < k) { hr++; ndcg += 1 / Math.log2(rank + 2); }
+    if (Number.isFinite(rank)) mrr += 1 / (rank + 1);
+    if (protocol === 'full') markTopK(scores, seen, k, inTop, topScores);
+    for (let p = 0; p < idx.length; p++) seen[idx[p]] = 0;
+    if (options.onProgress && (t % 1000 === 999 || t === order.length - 1)) options.onProgress({ stage: 'evaluate', done: t + 1, total: order.length });
+  }
+  const nUsers = order.length;
+  let covered = 0;
+  for (let j = 0; j < nItems; j++) covered += inTop[j];
+  return {
+    users: nUsers, k, protocol,
+    hr: hr / nUsers, ndcg: ndcg / nUsers, recall: hr / nUsers, mrr: mrr / nUsers,
+    coverage: protocol === 'full' ? covered / nItems : NaN,
+  };
+}
+
+/** Mark the unseen top-k pins of `scores` in `inTop` (simple k-slot insertion; k is small). */
+function markTopK(scores: Float32Array, seen: Uint8Array, k: number, inTop: Uint8Array, top: Float32Array): void {
+  const idx = new Int32Array(k).fill(-1);
+  top.fill(-Infinity);
+  for (let j = 0; j < scores.length; j++) {
+    const s = scores[j];
+    if (seen[j] || !(s > top[k - 1])) continue;
+    let p = k - 1;
+    while (p > 0 && s > top[p - 1]) { top[p] = top[p - 1]; idx[p] = idx[p - 1]; p--; }
+    top[p] = s; idx[p] = j;
+  }
+  for (let p = 0; p < k; p++) if (idx[p] >= 0) inTop[idx[p]] = 1;
+}

@@ -1,0 +1,163 @@
+/**
+ * Reading interaction data from files: sequence text files (one user a line, items in time order), rating
+ * CSV files (MovieLens style) and Arrow tables / IPC files.
+ */
+import { readFile } from 'node:fs/promises';
+import { tableFromIPC, type Table } from 'apache-arrow';
+import { FileFormatError, InvalidParameterError } from '../core/errors.js';
+import type { Id } from '../core/types.js';
+import { interactionsFromColumns, type InteractionLog, type InteractionOptions } from './interactions.js';
+
+/**
+ * Parse a sequence file: `user item item ...` per line, items oldest first. Each event's timestamp is its
+ * position in the line, so splits "by timestamp" and "by order" agree. Ids are kept as strings.
+ *
+ * @example
+ * const log = await readSequenceFile('../shared/datasets/amazon-sports/Sports_and_Outdoors.txt');
+ */
+export async function readSequenceFile(path: string): Promise<InteractionLog<string, string>> {
+  const text = await readText(path);
+  const users: string[] = [];
+  const items: string[] = [];
+  const times: number[] = [];
+  let lineNo = 0;
+  for (const line of text.split('\n')) {
+    lineNo++;
+    const t = line.trim();
+    if (!t) continue;
+    const parts = t.split(/\s+/);
+    if (parts.length < 2) throw new FileFormatError(path, `line ${lineNo} has a user but no items`);
+    const u = parts[0];
+    for (let i = 1; i < parts.length; i++) {
+      users.push(u);
+      items.push(parts[i]);
+      times.push(i);
+    }
+  }
+  if (users.length === 0) throw new FileFormatError(path, 'holds no interactions');
+  return interactionsFromColumns({ users, items, timestamps: times });
+}
+
+/** Options of {@link readRatingsCsv}. */
+export interface RatingsCsvOptions {
+  /** Keep only ratings ≥ this value (implicit feedback from explicit ratings). @default 0 */
+  minRating?: number;
+  /** `'rating'` uses the rating as the weight; `'one'` weighs each kept rating 1. @default 'one' */
+  weight?: 'rating' | 'one';
+}
+
+/**
+ * Parse a MovieLens-style CSV with header `userId,movieId,rating,timestamp`. Ids are kept as strings.
+ *
+ * @example
+ * const log = await readRatingsCsv('ml-latest-small/ratings.csv', { minRating: 4 });
+ */
+export async function readRatingsCsv(path: string, options: RatingsCsvOptions = {}): Promise<InteractionLog<string, string>> {
+  const minRating = options.minRating ?? 0;
+  const mode = options.weight ?? 'one';
+  const text = await readText(path);
+  const lines = text.split('\n');
+  const header = lines[0]?.trim().split(',') ?? [];
+  const col = (name: string) => header.findIndex((h) => h.toLowerCase() === name.toLowerCase());
+  const ui = col('userId'), ii = col('movieId') >= 0 ? col('movieId') : col('itemId'), ri = col('rating'), ti = col('timestamp');
+  if (ui < 0 || ii < 0) throw new FileFormatError(path, `header must name userId and movieId (or itemId) columns (got ${lines[0]})`);
+  const users: string[] = [], items: string[] = [], weights: number[] = [], times: number[] = [];
+  for (let n = 1; n < lines.length; n++) {
+    const line = lines[n].trim();
+    if (!line) continue;
+    const f = line.split(',');
+    const rating = ri >= 0 ? Number(f[ri]) : 1;
+    if (!Number.isFinite(rating)) throw new FileFormatError(path, `line ${n + 1}: rating is not a number (${f[ri]})`);
+    if (rating < minRating) continue;
+    users.push(f[ui]);
+    items.push(f[ii]);
+    weights.push(mode === 'rating' ? rating : 1);
+    times.push(ti >= 0 ? Number(f[ti]) : n);
+  }
+  if (users.length === 0) throw new FileFormatError(path, 'holds no interactions after filtering');
+  return interactionsFromColumns({ users, items, weights, timestamps: times });
+}
+
+/** Column names for Arrow input. */
+export interface ArrowColumns {
+  /** @default 'user' */
+  user?: string;
+  /** @default 'item' */
+  item?: string;
+  /** Interaction type column (strings). @default 'type' when present */
+  type?: string;
+  /** Weight column (numbers). @default 'weight' when present */
+  weight?: string;
+  /** Timestamp column. @default 'timestamp' when present */
+  timestamp?: string;
+}
+
+/**
+ * Build interactions from an Arrow table with a user column, an item column, and either a type column or a
+ * weight column (optionally a timestamp column). Bigint (int64) ids stay bigints.
+ *
+ * @example
+ * const log = interactionsFromArrow(tableFromArrays({ user: [1, 1], item: [7, 8], type: ['save', 'click'] }));
+ */
+export function interactionsFromArrow(table: Table, columns: ArrowColumns = {}, options: InteractionOptions = {}): InteractionLog {
+  const name = (key: keyof ArrowColumns, def: string, required: boolean): string | undefined => {
+    const n = columns[key] ?? def;
+    const present = table.schema.fields.some((f) => f.name === n);
+    if (!present) {
+      if (required || columns[key] !== undefined) {
+        throw new InvalidParameterError(`columns.${key}`, `a column of the table (${table.schema.fields.map((f) => f.name).join(', ')})`, n);
+      }
+      return undefined;
+    }
+    return n;
+  };
+  const u = name('user', 'user', true)!;
+  const i = name('item', 'item', true)!;
+  const ty = name('type', 'type', false);
+  const w = name('weight', 'weight', false);
+  const ts = name('timestamp', 'timestamp', false);
+  const arr = (n: string) => table.getChild(n)!.toArray() as ArrayLike<unknown>;
+  const ids = (n: string) => {
+    const a = arr(n);
+    // Arrow string columns come back as arrays of strings; numeric ones as typed arrays.
+    return (ArrayBuffer.isView(a) ? a : Array.from(a)) as ArrayLike<Id>;
+  };
+  const timestamps = ts ? Float64Array.from(arr(ts) as ArrayLike<number | bigint>, (x) => Number(x)) : undefined;
+  return interactionsFromColumns({
+    users: ids(u),
+    items: ids(i),
+    types: ty ? (Array.from(arr(ty)) as string[]) : undefined,
+    weights: !ty && w ? (Array.from(arr(w)) as number[]) : undefined,
+    timestamps,
+  }, options);
+}
+
+/**
+ * Read an Arrow IPC file (file or stream format) and build interactions from it (see {@link interactionsFromArrow}).
+ *
+ * @example
+ * const log = await readArrowFile('interactions.arrow', { user: 'user_id', item: 'pin_id', type: 'action' });
+ */
+export async function readArrowFile(path: string, columns: ArrowColumns = {}, options: InteractionOptions = {}): Promise<InteractionLog> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(path);
+  } catch (e) {
+    throw new FileFormatError(path, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let table: Table;
+  try {
+    table = tableFromIPC(buf);
+  } catch (e) {
+    throw new FileFormatError(path, `is not an Arrow IPC file (${(e as Error).message})`);
+  }
+  return interactionsFromArrow(table, columns, options);
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new FileFormatError(path, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}

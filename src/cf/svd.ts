@@ -1,0 +1,174 @@
+/**
+ * Randomized truncated SVD of a sparse matrix (Halko, Martinsson & Tropp 2011, Alg. 4.4 / 5.1 in the
+ * subspace-iteration form): a Gaussian start block of k + oversample columns, `nIter` normalised power
+ * iterations on AᵀA (or AAᵀ, whichever side is smaller), CholeskyQR2 re-orthonormalisation after each, and a
+ * final Rayleigh–Ritz step. Deterministic for a given `seed`, with deterministic signs.
+ */
+import { InvalidParameterError, NumericalError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import type { ProgressCallback } from '../core/types.js';
+import { checkInt } from '../core/validate.js';
+import { CsrMatrix, spmmRows } from './csr.js';
+import { choleskyUpper, gemmNN, gemmNNRows, gemmTN, invUpper, mirrorUpper, symEig, syrkUpperAcc } from './dense.js';
+
+/** Options of {@link randomizedSvd}. */
+export interface SvdOptions {
+  /** Extra columns in the random block, for accuracy. @default 10 */
+  oversample?: number;
+  /**
+   * Power iterations. `'auto'`: 7 when k < 10% of the smaller dimension, else 4 (scikit-learn's rule).
+   * @default 'auto'
+   */
+  nIter?: number | 'auto';
+  /** Seed of the random start block. @default 0 */
+  seed?: number;
+  /** Called after each power iteration. */
+  onProgress?: ProgressCallback;
+}
+
+/** A truncated SVD A ≈ U diag(s) Vᵀ. */
+export interface SvdResult {
+  /** Left singular vectors, rows × k, row-major. */
+  u: Float64Array;
+  /** Singular values, descending. */
+  s: Float64Array;
+  /** Right singular vectors, cols × k, row-major. */
+  v: Float64Array;
+  k: number;
+  /** Power iterations run. */
+  nIter: number;
+}
+
+/**
+ * Top-`k` singular triplets of a sparse matrix.
+ *
+ * Signs are fixed so that the largest-magnitude entry of each right singular vector is positive.
+ *
+ * @throws InvalidParameterError when k is not an integer in [1, min(rows, cols) - 1] or options are invalid.
+ * @throws NumericalError when the matrix holds non-finite values.
+ * @example
+ * const { s, v } = randomizedSvd(X.csr, 64, { seed: 1 });
+ */
+export function randomizedSvd(a: CsrMatrix, k: number, options: SvdOptions = {}): SvdResult {
+  const minDim = Math.min(a.rows, a.cols);
+  if (minDim < 2) throw new InvalidParameterError('matrix', 'at least 2 rows and 2 columns', `${a.rows}×${a.cols}`);
+  checkInt('factors', k, 1, minDim - 1);
+  const oversample = checkInt('oversample', options.oversample ?? 10, 0, 10_000);
+  const nIterOpt = options.nIter ?? 'auto';
+  const nIter = nIterOpt === 'auto' ? (k < 0.1 * minDim ? 7 : 4) : checkInt('nIter', nIterOpt, 0, 1000);
+  const rng = new Rng(options.seed ?? 0);
+  for (let p = 0; p < a.data.length; p++) {
+    if (!Number.isFinite(a.data[p])) throw new NumericalError(`matrix holds a non-finite value at entry ${p}`);
+  }
+
+  // Iterate on the smaller side: B = A when cols ≤ rows (Z is cols × l), else B = Aᵀ.
+  const flip = a.cols > a.rows;
+  const b = flip ? a.transpose() : a;
+  const bt = b.transpose();
+  const n = b.cols;
+  const m = b.rows;
+  const l = Math.min(k + oversample, minDim);
+
+  let z = rng.fillNormal(new Float64Array(n * l));
+  orthonormalize(z, n, l, rng);
+  const w = new Float64Array(m * l);
+  const y = new Float64Array(n * l);
+  const total = nIter + 1;
+  for (let t = 0; t < nIter; t++) {
+    spmmRows(b, z, l, w);
+    spmmRows(bt, w, l, y);
+    z.set(y);
+    // Intermediate blocks only need to stay well conditioned: one CholeskyQR pass; the last gets two.
+    orthonormalize(z, n, l, rng, t === nIter - 1 ? 2 : 1);
+    options.onProgress?.({ stage: 'svd', done: t + 1, total });
+  }
+  // Rayleigh–Ritz: H = Zᵀ BᵀB Z, eigenvectors E; V = Z E, σ = √λ, U = B V / σ = W E / σ.
+  spmmRows(b, z, l, w);
+  spmmRows(bt, w, l, y);
+  const h = gemmTN(z, n, l, y, l);
+  const { values, vectors } = symEig(h, l);
+  const ek = new Float64Array(l * k);
+  for (let i = 0; i < l; i++) for (let c = 0; c < k; c++) ek[i * k + c] = vectors[i * l + c];
+  const v = gemmNN(z, n, l, ek, k);
+  const uu = gemmNN(w, m, l, ek, k);
+  const s = new Float64Array(k);
+  for (let c = 0; c < k; c++) {
+    const lam = values[c];
+    if (!Number.isFinite(lam)) throw new NumericalError('SVD diverged: non-finite Ritz value');
+    s[c] = Math.sqrt(Math.max(lam, 0));
+  }
+  for (let r = 0; r < m; r++) {
+    for (let c = 0; c < k; c++) uu[r * k + c] = s[c] > 0 ? uu[r * k + c] / s[c] : 0;
+  }
+  options.onProgress?.({ stage: 'svd', done: total, total });
+  // In terms of A: when flipped, B = Aᵀ, so A's left vectors are B's right ones.
+  const left = flip ? v : uu;
+  const right = flip ? uu : v;
+  fixSigns(left, a.rows, right, a.cols, k);
+  return { u: left, s, v: right, k, nIter };
+}
+
+/** Make the largest-magnitude entry of each column of `right` positive, flipping `left` to match. */
+function fixSigns(left: Float64Array, nl: number, right: Float64Array, nr: number, k: number): void {
+  for (let c = 0; c < k; c++) {
+    let best = 0;
+    let bi = 0;
+    for (let i = 0; i < nr; i++) {
+      const x = Math.abs(right[i * k + c]);
+      if (x > best) { best = x; bi = i; }
+    }
+    if (right[bi * k + c] < 0) {
+      for (let i = 0; i < nr; i++) right[i * k + c] = -right[i * k + c];
+      for (let i = 0; i < nl; i++) left[i * k + c] = -left[i * k + c];
+    }
+  }
+}
+
+/**
+ * Orthonormalise the columns of Z (n × l, row-major) in place. CholeskyQR2 (two passes of Z ← Z R⁻¹ with
+ * ZᵀZ = RᵀR) is fast and accurate for the well-conditioned blocks of a normalised power iteration; when the
+ * Cholesky factorisation breaks down (rank-deficient block) it falls back to Gram–Schmidt with
+ * re-orthogonalisation, refilling dependent columns with fresh random directions.
+ */
+export function orthonormalize(z: Float64Array, n: number, l: number, rng: Rng, passes = 2): void {
+  for (let pass = 0; pass < passes; pass++) {
+    const g = new Float64Array(l * l);
+    syrkUpperAcc(z, l, 0, n, g);
+    mirrorUpper(g, l);
+    const r = choleskyUpper(g, l);
+    if (!r) { gramSchmidt(z, n, l, rng); return; }
+    const ri = invUpper(r, l);
+    gemmNNRows(z, l, ri, l, z, 0, n, true);
+  }
+}
+
+function gramSchmidt(z: Float64Array, n: number, l: number, rng: Rng): void {
+  const col = new Float64Array(n);
+  for (let c = 0; c < l; c++) {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      for (let i = 0; i < n; i++) col[i] = z[i * l + c];
+      const before = norm(col);
+      for (let rep = 0; rep < 2; rep++) {
+        for (let d = 0; d < c; d++) {
+          let dot = 0;
+          for (let i = 0; i < n; i++) dot += z[i * l + d] * col[i];
+          for (let i = 0; i < n; i++) col[i] -= dot * z[i * l + d];
+        }
+      }
+      const after = norm(col);
+      if (after > 1e-10 * Math.max(before, 1e-300) && after > 1e-300) {
+        for (let i = 0; i < n; i++) z[i * l + c] = col[i] / after;
+        break;
+      }
+      // Dependent column: replace with a fresh random direction and try again.
+      for (let i = 0; i < n; i++) z[i * l + c] = rng.normal();
+      if (attempt === 3) throw new NumericalError('could not orthonormalise the SVD block');
+    }
+  }
+}
+
+function norm(x: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i] * x[i];
+  return Math.sqrt(s);
+}
