@@ -202,23 +202,18 @@ export function toBatch<I extends Id = Id>(input: CandidateInput<I>): CandidateB
 function batchFromObjects<I extends Id>(list: readonly Candidate<I>[]): CandidateBatch<I> {
   const n = list.length;
   const ids: I[] = new Array(n);
-  const columns: Partial<Record<SignalField, Float64Array>> = {};
-  const present: Partial<Record<SignalField, Uint8Array | null>> = {};
-  const counts: Record<string, number> = {};
+  // One value column and one presence mask per signal, in fixed slots (SIGNAL_FIELDS order), so the hot
+  // loop below touches only locals; unused slots are dropped afterwards.
+  const vals = SIGNAL_FIELDS.map(() => new Float64Array(n));
+  const masks = SIGNAL_FIELDS.map(() => new Uint8Array(n));
+  const counts = new Int32Array(SIGNAL_FIELDS.length);
+  const [vSim, vDist, vEng, vImp, vRate, vQ] = vals;
+  const [mSim, mDist, mEng, mImp, mRate, mQ] = masks;
   let category: (GroupKey | null)[] | undefined;
   let creator: (GroupKey | null)[] | undefined;
   let features: Record<string, Float64Array> | undefined;
-  const put = (f: SignalField, i: number, v: unknown): void => {
-    let col = columns[f];
-    if (!col) {
-      col = columns[f] = new Float64Array(n);
-      present[f] = new Uint8Array(n);
-      counts[f] = 0;
-    }
-    if (typeof v !== 'number') throw new InvalidParameterError(`candidates[${i}].${f}`, 'a finite number', v);
-    col[i] = v;
-    present[f]![i] = 1;
-    counts[f]++;
+  const bad = (i: number, slot: number, v: unknown): never => {
+    throw new InvalidParameterError(`candidates[${i}].${SIGNAL_FIELDS[slot]}`, 'a finite number', v);
   };
   for (let i = 0; i < n; i++) {
     const c = list[i];
@@ -228,14 +223,16 @@ function batchFromObjects<I extends Id>(list: readonly Candidate<I>[]): Candidat
     ids[i] = id;
     // explicit field reads keep this loop monomorphic and fast
     const sim = c.similarity, dist = c.distance, e = c.engagements, imp = c.impressions, rate = c.engagementRate, q = c.quality;
-    if (sim !== undefined && sim !== null) put('similarity', i, sim);
-    if (dist !== undefined && dist !== null) put('distance', i, dist);
-    if (e !== undefined && e !== null) put('engagements', i, e);
-    if (imp !== undefined && imp !== null) put('impressions', i, imp);
-    if (rate !== undefined && rate !== null) put('engagementRate', i, rate);
-    if (q !== undefined && q !== null) put('quality', i, q);
-    if (c.category !== undefined && c.category !== null) (category ??= new Array(n).fill(null))[i] = c.category;
-    if (c.creator !== undefined && c.creator !== null) (creator ??= new Array(n).fill(null))[i] = c.creator;
+    if (sim != null) { if (typeof sim !== 'number') bad(i, 0, sim); vSim[i] = sim; mSim[i] = 1; counts[0]++; }
+    if (dist != null) { if (typeof dist !== 'number') bad(i, 1, dist); vDist[i] = dist; mDist[i] = 1; counts[1]++; }
+    if (e != null) { if (typeof e !== 'number') bad(i, 2, e); vEng[i] = e; mEng[i] = 1; counts[2]++; }
+    if (imp != null) { if (typeof imp !== 'number') bad(i, 3, imp); vImp[i] = imp; mImp[i] = 1; counts[3]++; }
+    if (rate != null) { if (typeof rate !== 'number') bad(i, 4, rate); vRate[i] = rate; mRate[i] = 1; counts[4]++; }
+    if (q != null) { if (typeof q !== 'number') bad(i, 5, q); vQ[i] = q; mQ[i] = 1; counts[5]++; }
+    const cat = c.category;
+    if (cat != null) (category ??= new Array(n).fill(null))[i] = cat;
+    const cre = c.creator;
+    if (cre != null) (creator ??= new Array(n).fill(null))[i] = cre;
     if (c.features) {
       for (const [k, v] of Object.entries(c.features)) {
         features ??= {};
@@ -244,7 +241,13 @@ function batchFromObjects<I extends Id>(list: readonly Candidate<I>[]): Candidat
       }
     }
   }
-  for (const f of SIGNAL_FIELDS) if (counts[f] === n) present[f] = null;
+  const columns: Partial<Record<SignalField, Float64Array>> = {};
+  const present: Partial<Record<SignalField, Uint8Array | null>> = {};
+  SIGNAL_FIELDS.forEach((f, slot) => {
+    if (counts[slot] === 0) return;
+    columns[f] = vals[slot];
+    present[f] = counts[slot] === n ? null : masks[slot];
+  });
   const batch: CandidateBatch<I> = { n, ids, columns, present, category, creator, features: features ?? {} };
   validateBatch(batch);
   return batch;
