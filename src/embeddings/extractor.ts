@@ -8,6 +8,7 @@ import { ModelLoadError } from './errors.js';
 import type { Tf } from './backend.js';
 import type { ModelArtifacts, Pooling, Fingerprint } from './models.js';
 import { toModelInput, type Preprocessing } from './preprocess.js';
+import { planFused, type FusedPlan } from './fused.js';
 
 /** What the extractor needs to know besides the weights. */
 export interface ExtractorSpec {
@@ -19,6 +20,8 @@ export interface ExtractorSpec {
   preprocessing: Preprocessing;
   /** Average the features of each image and its mirror image. */
   flip: boolean;
+  /** Fold BatchNorm into convolutions and fuse activations when the model is a plain chain (checked numerically). */
+  fuse?: boolean;
 }
 
 /** Structural facts read from a loaded model. */
@@ -32,6 +35,9 @@ export interface ModelStructure {
   featureShape: (number | null)[];
   /** Feature dimension after pooling. */
   dim: number;
+  /** Whether the fused (BatchNorm-folded) forward pass is in use, and how many convolutions were folded. */
+  fused: boolean;
+  foldedConvs: number;
 }
 
 /** A loaded model that maps pixels to raw (un-normalised) pooled features. */
@@ -42,6 +48,7 @@ export class FeatureExtractor {
   private layersModel?: TF.LayersModel;
   private fullModel?: TF.LayersModel;
   private graphModel?: TF.GraphModel;
+  private fusedPlan?: FusedPlan;
   private disposed = false;
 
   private constructor(tf: Tf, spec: ExtractorSpec, structure: ModelStructure, parts: { layers?: TF.LayersModel; full?: TF.LayersModel; graph?: TF.GraphModel }) {
@@ -103,8 +110,9 @@ export class FeatureExtractor {
         throw new ModelLoadError(source, `model input shape [${inputShape.join(', ')}] does not take ${size}x${size} RGB images (set preprocessing.size)`);
       }
       const cut = tf.model({ inputs: full.inputs, outputs: out });
-      const structure: ModelStructure = { format: 'layers', params, inputShape, featureShape, dim: featureShape[featureShape.length - 1] as number };
+      const structure: ModelStructure = { format: 'layers', params, inputShape, featureShape, dim: featureShape[featureShape.length - 1] as number, fused: false, foldedConvs: 0 };
       const ex = new FeatureExtractor(tf, spec, structure, { layers: cut, full });
+      if (spec.fuse !== false && spec.featureLayer !== '') ex.tryFuse();
       ex.warmUp();
       return ex;
     }
@@ -115,7 +123,7 @@ export class FeatureExtractor {
       throw new ModelLoadError(source, `TF.js could not load the graph model (${(e as Error).message.split('\n')[0]})`, { cause: e });
     }
     const params = artifacts.weightSpecs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
-    const structure: ModelStructure = { format: 'graph', params, inputShape: [null, size, size, 3], featureShape: [], dim: 0 };
+    const structure: ModelStructure = { format: 'graph', params, inputShape: [null, size, size, 3], featureShape: [], dim: 0, fused: false, foldedConvs: 0 };
     const ex = new FeatureExtractor(tf, spec, structure, { graph });
     // Run once to learn the feature shape (and to fail early on a wrong node name).
     try {
@@ -133,8 +141,32 @@ export class FeatureExtractor {
     return ex;
   }
 
+  /** Plan the fused chain and keep it only when it matches the layers model on a test input. */
+  private tryFuse(): void {
+    const full = this.fullModel;
+    if (!full) return;
+    const plan = planFused(this.tf, full, this.spec.featureLayer);
+    if (!plan) return;
+    const s = this.spec.preprocessing.size;
+    const x = toModelInput(fingerprintInput(s), 1, this.spec.preprocessing, false);
+    const ok = this.tf.tidy(() => {
+      const inp = this.tf.tensor4d(x, [1, s, s, 3]);
+      const ref = (this.layersModel!.predict(inp) as TF.Tensor).dataSync();
+      const got = plan.run(inp).dataSync();
+      if (ref.length !== got.length) return false;
+      let scale = 0, diff = 0;
+      for (let i = 0; i < ref.length; i++) { scale = Math.max(scale, Math.abs(ref[i])); diff = Math.max(diff, Math.abs(ref[i] - got[i])); }
+      return Number.isFinite(diff) && diff <= 1e-3 * Math.max(scale, 1e-6);
+    });
+    if (!ok) { plan.dispose(); return; }
+    this.fusedPlan = plan;
+    this.structure.fused = true;
+    this.structure.foldedConvs = plan.folded;
+  }
+
   /** Forward pass to the feature tensor (before pooling). */
   private rawForward(x: TF.Tensor4D): TF.Tensor {
+    if (this.fusedPlan) return this.fusedPlan.run(x);
     if (this.layersModel) return this.layersModel.predict(x) as TF.Tensor;
     const g = this.graphModel!;
     const r = this.spec.featureLayer === '' ? g.execute(x) : g.execute(x, this.spec.featureLayer);
@@ -202,6 +234,7 @@ export class FeatureExtractor {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.fusedPlan?.dispose();
     this.fullModel?.dispose();
     this.graphModel?.dispose();
   }

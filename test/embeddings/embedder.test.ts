@@ -169,6 +169,19 @@ describe.skipIf(!HAVE_MODELS || !HAVE_CALTECH)('Embedder (MobileNet V1 0.75, rea
     await expect(w.embed(files[0])).rejects.toThrow(/disposed/);
   });
 
+  it('the fused (BatchNorm-folded) forward pass matches the plain layers model', async () => {
+    expect(e.info.fused).toBe(true);
+    const plain = await loadEmbedder({ modelDir: MODELS_ROOT, fuse: false });
+    try {
+      expect(plain.info.fused).toBe(false);
+      const a = await e.embedBatch(files.slice(0, 4));
+      const b = await plain.embedBatch(files.slice(0, 4));
+      expect(maxAbsDiff(a.vectors, b.vectors)).toBeLessThan(1e-5);
+    } finally {
+      await plain.dispose();
+    }
+  });
+
   it('takes another feature layer with GeM or max pooling (layer choice)', async () => {
     const g = await loadEmbedder({ modelDir: MODELS_ROOT, featureLayer: 'conv_pw_13_relu', pooling: 'gem', gemP: 3 });
     try {

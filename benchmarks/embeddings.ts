@@ -1,0 +1,325 @@
+/**
+ * CNN image embeddings: throughput (decode + inference) by batch size and worker count, retrieval quality by
+ * label (precision@10 / mAP@10, cosine, query excluded) with the documented options, memory over 10,000
+ * images, and the PyTorch MobileNetV2 anchor run side by side.
+ *
+ *   npm run bench -- embeddings [--data <folder with labels.csv>] [--model mobilenet_v1_0.75_224]
+ *       [--model-dir ../shared/models] [--sections throughput,quality,memory,anchor] [--batches 1,8,16,32]
+ *       [--workers 0,1,2] [--images 256] [--memory-images 10000] [--variants plain,flip,gem]
+ *       [--features-cache /tmp/pinrec-emb-cache] [--quick] [--json] [--out file]
+ *
+ * Models come from --model-dir / $PINREC_MODEL_DIR / ../shared/models (never the internet: downloads are off).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { dataRoot, machine, num, nums, parseArgs, printTable, str, writeJson, type Args } from './lib.js';
+import {
+  loadEmbedder, decodeImage, resolveDecodeOptions, retrievalAtK, PcaProjection, powerNormalize, l2NormalizeRows,
+  MODELS, type Embedder, type LoadEmbedderOptions,
+} from '../src/embeddings/index.js';
+
+const HELP = `usage: npm run bench -- embeddings [--data dir] [--model name] [--model-dir dir] [--sections list]
+  [--batches 1,8,16,32] [--workers 0,1,2] [--images N] [--memory-images N] [--variants plain,flip,gem]
+  [--features-cache dir] [--quick] [--json] [--out file]`;
+
+interface Dataset { root: string; paths: string[]; labels: string[] }
+
+function readLabels(root: string): Dataset {
+  const lines = readFileSync(path.join(root, 'labels.csv'), 'utf8').trim().split('\n');
+  const paths: string[] = [], labels: string[] = [];
+  for (const line of lines.slice(1)) {
+    const comma = line.lastIndexOf(',');
+    paths.push(path.join(root, line.slice(0, comma)));
+    labels.push(line.slice(comma + 1));
+  }
+  return { root, paths, labels };
+}
+
+/** Indices of the first `per` items of each label (in file order). */
+function firstPerLabel(labels: string[], per: number): number[] {
+  const seen = new Map<string, number>();
+  const out: number[] = [];
+  labels.forEach((l, i) => {
+    const c = seen.get(l) ?? 0;
+    if (c < per) { out.push(i); seen.set(l, c + 1); }
+  });
+  return out;
+}
+
+function rssMb(): number {
+  return Math.round(process.memoryUsage().rss / 2 ** 20);
+}
+
+/**
+ * P@k and mAP@k with the similarity matrix on TF.js (matMul in row blocks + topk): same definition as
+ * `retrievalAtK` (checked against it in the run), fast enough for 6,098² pairs.
+ */
+function retrievalFast(vectors: Float32Array, dim: number, labels: string[], k: number, queries?: number[]): { precision: number; map: number; queries: number } {
+  const n = labels.length;
+  const lab = new Map<string, number>();
+  const li = Int32Array.from(labels, (l) => { if (!lab.has(l)) lab.set(l, lab.size); return lab.get(l)!; });
+  const count = new Map<number, number>();
+  for (const l of li) count.set(l, (count.get(l) ?? 0) + 1);
+  const qs = queries ?? Array.from({ length: n }, (_, i) => i);
+  const X = tf.tensor2d(vectors, [n, dim]);
+  let sumP = 0, sumAp = 0, used = 0;
+  const B = 256;
+  for (let s = 0; s < qs.length; s += B) {
+    const blk = qs.slice(s, s + B);
+    const idx = tf.tidy(() => {
+      const Q = tf.gather(X, tf.tensor1d(blk, 'int32'));
+      let sims = tf.matMul(Q, X, false, true);
+      const self = tf.oneHot(tf.tensor1d(blk, 'int32'), n).mul(-1e9);
+      sims = sims.add(self);
+      return tf.topk(sims, k).indices;
+    });
+    const top = idx.dataSync();
+    idx.dispose();
+    blk.forEach((q, r) => {
+      const rel = (count.get(li[q]) ?? 1) - 1;
+      if (rel === 0) return;
+      let hits = 0, ap = 0;
+      for (let j = 0; j < k; j++) if (li[top[r * k + j]] === li[q]) { hits++; ap += hits / (j + 1); }
+      sumP += hits / k; sumAp += ap / Math.min(k, rel); used++;
+    });
+  }
+  X.dispose();
+  return { precision: sumP / used, map: sumAp / used, queries: used };
+}
+
+function l2(rows: Float32Array, dim: number): Float32Array {
+  const c = rows.slice();
+  l2NormalizeRows(c, dim);
+  return c;
+}
+
+function pick(rows: Float32Array, dim: number, idx: number[]): Float32Array {
+  const out = new Float32Array(idx.length * dim);
+  idx.forEach((i, k) => out.set(rows.subarray(i * dim, (i + 1) * dim), k * dim));
+  return out;
+}
+
+async function rawFeatures(opts: LoadEmbedderOptions, paths: string[], cacheFile: string | undefined, log: (s: string) => void): Promise<{ raw: Float32Array; dim: number; failed: number; seconds: number }> {
+  if (cacheFile && existsSync(cacheFile) && existsSync(`${cacheFile}.json`)) {
+    const meta = JSON.parse(readFileSync(`${cacheFile}.json`, 'utf8')) as { n: number; dim: number; failed: number; seconds: number };
+    if (meta.n === paths.length) {
+      const b = readFileSync(cacheFile);
+      log(`  (features from cache ${cacheFile})`);
+      return { raw: new Float32Array(b.buffer, b.byteOffset, b.length / 4).slice(), dim: meta.dim, failed: meta.failed, seconds: meta.seconds };
+    }
+  }
+  const e = await loadEmbedder(opts);
+  try {
+    const t0 = performance.now();
+    let last = 0;
+    const r = await e.embedBatch(paths, {
+      output: 'raw',
+      onProgress: (p) => { if (p.done - last >= 1000 || p.done === p.total) { last = p.done; log(`  ${p.done}/${p.total}`); } },
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    if (cacheFile) {
+      mkdirSync(path.dirname(cacheFile), { recursive: true });
+      writeFileSync(cacheFile, Buffer.from(r.vectors.buffer, r.vectors.byteOffset, r.vectors.byteLength));
+      writeFileSync(`${cacheFile}.json`, JSON.stringify({ n: paths.length, dim: r.dim, failed: r.failed.length, seconds }));
+    }
+    return { raw: r.vectors, dim: r.dim, failed: r.failed.length, seconds };
+  } finally {
+    await e.dispose();
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const args: Args = parseArgs(argv, ['quick', 'json', 'help']);
+  if (args.help) { console.log(HELP); return; }
+  const quick = args.quick === true;
+  const json = args.json === true;
+  const log = (s: string) => { if (!json) console.log(s); else console.error(s); };
+  const dataDir = path.resolve(str(args, 'data') ?? path.join(dataRoot(), 'caltech101-subset'));
+  const modelName = str(args, 'model', 'mobilenet_v1_0.75_224');
+  const modelDir = path.resolve(str(args, 'model-dir') ?? process.env.PINREC_MODEL_DIR ?? path.join(process.cwd(), '../shared/models'));
+  const reg = MODELS[modelName];
+  const bundled = modelName === 'nsfwjs_mobilenet_v2';
+  const result: Record<string, unknown> = { quick, data: dataDir, model: modelName, modelDir };
+  const skips: string[] = [];
+  if (!existsSync(path.join(dataDir, 'labels.csv'))) skips.push(`dataset: no labels.csv in ${dataDir}`);
+  if (!bundled && !(existsSync(path.join(modelDir, 'model.json')) || (reg && existsSync(path.join(modelDir, reg.folder, 'model.json'))))) {
+    skips.push(`model: ${modelName} not found under ${modelDir} (set --model-dir or PINREC_MODEL_DIR)`);
+  }
+  if (skips.length) {
+    for (const s of skips) log(`SKIPPED embeddings benchmark — ${s}`);
+    const out = writeJson('embeddings', args, { ...result, skipped: skips });
+    log(`wrote ${out}`);
+    return;
+  }
+  const base: LoadEmbedderOptions = { model: modelName, ...(bundled ? {} : { modelDir }), download: false, fallback: false };
+  const ds = readLabels(dataDir);
+  const sections = (str(args, 'sections') ?? (quick ? 'throughput,quality,memory' : 'throughput,quality,memory,anchor')).split(',');
+  const rng = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+  // ---------- throughput ----------
+  if (sections.includes('throughput')) {
+    const nImg = quick ? 24 : num(args, 'images', 256);
+    // A fixed, spread-out sample of the photos: every (n / nImg)-th.
+    const step = Math.max(1, Math.floor(ds.paths.length / nImg));
+    const sample = rng(nImg).map((i) => ds.paths[(i * step) % ds.paths.length]);
+    const batches = quick ? [8] : nums(args, 'batches', [1, 8, 16, 32]);
+    const workers = quick ? [0, 2] : nums(args, 'workers', [0, 1, 2]);
+    const rows: Record<string, unknown>[] = [];
+    // Decode only (sharp, 4 concurrent), for context.
+    const lim = resolveDecodeOptions();
+    const t0 = performance.now();
+    for (let i = 0; i < sample.length; i += 4) await Promise.all(sample.slice(i, i + 4).map((p) => decodeImage(p, 224, 'cover', lim)));
+    const decodeRate = sample.length / ((performance.now() - t0) / 1000);
+    log(`decode only: ${decodeRate.toFixed(1)} img/s`);
+    const combos: { w: number; b: number; fuse: boolean }[] = [];
+    for (const w of workers) for (const b of batches) combos.push({ w, b, fuse: true });
+    if (!quick) combos.push({ w: Math.max(...workers), b: 16, fuse: false });
+    for (const { w, b, fuse } of combos) {
+      {
+        const e = await loadEmbedder({ ...base, workers: w, batchSize: b, fuse });
+        try {
+          await e.embedBatch(sample.slice(0, Math.max(b, 2 * Math.max(1, w))));
+          const t1 = performance.now();
+          const r = await e.embedBatch(sample);
+          const s = (performance.now() - t1) / 1000;
+          rows.push({ workers: w, batch: b, fused: e.info.fused, images: sample.length, failed: r.failed.length, 'img/s': sample.length / s, 'ms/img': (1000 * s) / sample.length, backend: e.info.backend });
+          log(`workers ${w} batch ${b} fused ${e.info.fused}: ${(sample.length / s).toFixed(1)} img/s`);
+        } finally {
+          await e.dispose();
+        }
+      }
+    }
+    printTable(rows, `Throughput, decode + inference (${modelName}, ${rows[0]?.backend})`);
+    result.throughput = { decodeOnlyImgPerS: decodeRate, rows };
+  }
+
+  // ---------- anchor (PyTorch MobileNetV2, same machine, same run) ----------
+  if (sections.includes('anchor') && !quick) {
+    const script = path.resolve(process.cwd(), '../shared/anchors/cnn_anchor.py');
+    const py = '/usr/bin/python3';
+    if (!existsSync(script) || !existsSync(py)) {
+      log(`SKIPPED anchor: ${script} or ${py} missing`);
+      result.anchor = { skipped: 'missing script or python' };
+    } else {
+      log('running PyTorch anchor (mobilenet_v2, batch 1,8,32, threads 1,2)...');
+      const r = spawnSync(py, [script, '--batch', '1,8,32', '--threads', '1,2', '--models', 'mobilenet_v2,mobilenet_v2_features', '--repeats', '3', '--min-time', '1'], { encoding: 'utf8', timeout: 600_000 });
+      const line = r.stdout.trim().split('\n').pop() ?? '';
+      try {
+        const a = JSON.parse(line) as { runs: { model: string; batch: number; threads: number; img_s_best: number; img_s_median: number }[] };
+        const arows = a.runs.map((x) => ({ model: x.model, batch: x.batch, threads: x.threads, 'img/s best': x.img_s_best, 'img/s median': x.img_s_median, 'ms/img median': 1000 / x.img_s_median }));
+        printTable(arows, 'PyTorch anchor (random input, inference only)');
+        const ours = (result.throughput as { rows: { 'img/s': number; workers: number; batch: number }[] } | undefined)?.rows ?? [];
+        const bestOurs = ours.reduce((m, x) => (x['img/s'] > m['img/s'] ? x : m), { 'img/s': 0, workers: 0, batch: 0 });
+        const torch2 = a.runs.filter((x) => x.threads === 2 || x.threads === 1);
+        const bestTorch = (model: string) => Math.max(...torch2.filter((x) => x.model === model).map((x) => x.img_s_median));
+        const ratios = {
+          oursBestImgPerS: bestOurs['img/s'], oursBestAt: { workers: bestOurs.workers, batch: bestOurs.batch },
+          torchMobilenetV2FullBestMedian: bestTorch('mobilenet_v2'),
+          torchMobilenetV2FeaturesBestMedian: bestTorch('mobilenet_v2_features'),
+          ratioVsFull: bestOurs['img/s'] / bestTorch('mobilenet_v2'),
+          ratioVsFeatures: bestOurs['img/s'] / bestTorch('mobilenet_v2_features'),
+        };
+        printTable([ratios as unknown as Record<string, unknown>].map((x) => ({ ...x, oursBestAt: JSON.stringify(ratios.oursBestAt) })), 'Ours (decode + inference) / PyTorch (inference only)');
+        result.anchor = { raw: a, ratios };
+      } catch (err) {
+        log(`anchor failed: ${r.stderr?.slice(-500)} ${String(err)}`);
+        result.anchor = { failed: r.stderr?.slice(-2000) ?? String(err) };
+      }
+    }
+  }
+
+  // ---------- quality ----------
+  if (sections.includes('quality')) {
+    const k = quick ? 3 : 10;
+    const idxAll = quick ? firstPerLabel(ds.labels, 4).filter((i) => ['Leopards', 'airplanes', 'ketch', 'sunflower', 'grand_piano'].includes(ds.labels[i])) : rng(ds.paths.length);
+    const paths = idxAll.map((i) => ds.paths[i]);
+    const labels = idxAll.map((i) => ds.labels[i]);
+    const p15 = quick ? rng(paths.length) : firstPerLabel(labels, 15);
+    const rest = rng(paths.length).filter((i) => !new Set(p15).has(i));
+    const variants = quick ? ['plain'] : (str(args, 'variants') ?? 'plain,flip,gem').split(',');
+    const cacheDir = str(args, 'features-cache');
+    const workersQ = quick ? 0 : 2;
+    const rows: Record<string, unknown>[] = [];
+    const cats = new Set(labels).size;
+    const add = (variant: string, options: string, vec: Float32Array, dim: number, fitNote = '') => {
+      const full = retrievalFast(vec, dim, labels, k);
+      const sub = pick(vec, dim, p15);
+      const s15 = retrievalFast(sub, dim, p15.map((i) => labels[i]), k);
+      rows.push({ variant, options, dim, [`P@${k} first15`]: s15.precision, [`mAP@${k} first15`]: s15.map, [`P@${k} all`]: full.precision, [`mAP@${k} all`]: full.map, whitening: fitNote });
+      log(`${variant} ${options}: P@${k} first15 ${s15.precision.toFixed(4)}  all ${full.precision.toFixed(4)}`);
+    };
+    for (const variant of variants) {
+      const opts: LoadEmbedderOptions = { ...base, workers: workersQ, batchSize: 16 };
+      if (variant === 'flip') opts.flip = true;
+      else if (variant === 'gem') { opts.featureLayer = 'conv_pw_13_relu'; opts.pooling = 'gem'; opts.gemP = 3; }
+      else if (variant === 'max') { opts.featureLayer = 'conv_pw_13_relu'; opts.pooling = 'max'; }
+      else if (variant !== 'plain') throw new Error(`unknown variant ${variant}`);
+      log(`embedding ${paths.length} images (${variant})...`);
+      const cacheFile = cacheDir ? path.join(cacheDir, `${modelName}-${variant}-${paths.length}.f32`) : undefined;
+      const { raw, dim, failed, seconds } = await rawFeatures(opts, paths, cacheFile, log);
+      if (failed) log(`  ${failed} images failed to decode`);
+      const plain = l2(raw, dim);
+      if (variant === 'plain' && !quick) {
+        // The fast (TF.js) evaluator against the exact reference implementation on the first-15 protocol.
+        const sub = pick(plain, dim, p15);
+        const exact = retrievalAtK(sub, dim, p15.map((i) => labels[i]), k);
+        const fast = retrievalFast(sub, dim, p15.map((i) => labels[i]), k);
+        result.evaluatorCheck = { exact, fast };
+      }
+      add(variant, 'L2', plain, dim);
+      const pn = l2(powerNormalize(raw.slice(), 0.5), dim);
+      add(variant, 'power 0.5 + L2', pn, dim);
+      if (!quick) {
+        // (A first full run also tried whiten 1 at 128/256/512 and PCA after power 0.5: all lower; see docs.)
+        const pcaGrid = (str(args, 'pca') ?? '256:0.5,128:0.5,512:0.5').split(',').map((x) => x.split(':').map(Number) as [number, number]);
+        for (const [base2, name] of [[plain, 'L2']] as const) {
+          for (const [d, w] of pcaGrid) {
+            if (d >= dim) continue;
+            // Held out: fit on the images outside the first-15 protocol; evaluate there. And unsupervised on the full set.
+            const heldOut = PcaProjection.fit(pick(base2, dim, rest), dim, { dim: d, whiten: w });
+            const fullFit = PcaProjection.fit(base2, dim, { dim: d, whiten: w });
+            const s15 = retrievalFast(heldOut.applyBatch(pick(base2, dim, p15)), d, p15.map((i) => labels[i]), k);
+            const all = retrievalFast(fullFit.applyBatch(base2), d, labels, k);
+            rows.push({ variant, options: `${name} + PCA${d} whiten ${w}`, dim: d, [`P@${k} first15`]: s15.precision, [`mAP@${k} first15`]: s15.map, [`P@${k} all`]: all.precision, [`mAP@${k} all`]: all.map, whitening: 'first15: fit on the other 4,613; all: fit on all (no labels)' });
+            log(`${variant} ${name} PCA${d} w${w}: first15 ${s15.precision.toFixed(4)} all ${all.precision.toFixed(4)}`);
+          }
+        }
+      }
+      rows.filter((r) => r.variant === variant).forEach((r) => { r['embed s'] = seconds; });
+    }
+    printTable(rows, `Retrieval by label (${cats} categories, ${paths.length} images; first15 = ${p15.length} images), cosine, query excluded`);
+    result.quality = { k, images: paths.length, first15: p15.length, categories: cats, rows };
+  }
+
+  // ---------- memory ----------
+  if (sections.includes('memory')) {
+    const total = quick ? 64 : num(args, 'memory-images', 10_000);
+    const chunk = quick ? 16 : 500;
+    const e: Embedder = await loadEmbedder({ ...base, workers: quick ? 1 : 2, batchSize: 16 });
+    const series: Record<string, unknown>[] = [];
+    try {
+      const t0 = performance.now();
+      series.push({ images: 0, rssMb: rssMb(), heapMb: Math.round(process.memoryUsage().heapUsed / 2 ** 20), tensors: await e.liveTensors(), s: 0 });
+      for (let done = 0; done < total; done += chunk) {
+        const paths = rng(Math.min(chunk, total - done)).map((i) => ds.paths[(done + i) % ds.paths.length]);
+        await e.embedBatch(paths);
+        const d = done + paths.length;
+        if (d % (quick ? 32 : 1000) === 0 || d === total) {
+          series.push({ images: d, rssMb: rssMb(), heapMb: Math.round(process.memoryUsage().heapUsed / 2 ** 20), tensors: await e.liveTensors(), s: (performance.now() - t0) / 1000 });
+          log(`  ${d} images, RSS ${rssMb()} MB`);
+        }
+      }
+    } finally {
+      await e.dispose();
+    }
+    printTable(series, `Memory over ${total} images (workers ${quick ? 1 : 2}, batch 16; RSS of the whole process incl. worker threads)`);
+    result.memory = { total, series };
+  }
+
+  result.machineInfo = machine();
+  const out = writeJson('embeddings', args, result);
+  if (json) console.log(JSON.stringify(result));
+  log(`wrote ${out}`);
+}
