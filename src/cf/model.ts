@@ -24,6 +24,7 @@ import { checkInt, checkNumber, checkOneOf } from '../core/validate.js';
 import { CsrMatrix, gram } from './csr.js';
 import { DEFAULT_WEIGHTS, InteractionMatrix } from './interactions.js';
 import { randomizedSvd } from './svd.js';
+import { defaultThreads } from './parallel.js';
 
 /** How scores are computed from the factors. */
 export type Scoring = 'ease' | 'puresvd';
@@ -42,6 +43,8 @@ export interface SvdRecommenderOptions {
   nIter?: number | 'auto';
   /** Seed of the randomized SVD. @default 0 */
   seed?: number;
+  /** Threads for the SVD (the fit stays synchronous). @default available parallelism, at most 8 */
+  threads?: number;
   /** Upper bound on the Gram matrix XᵀX entries (`'ease'` only); fit fails with a clear error beyond it. @default 400_000_000 */
   gramMaxNnz?: number;
   /** Weights of interaction types for fold-in from typed interactions. @default DEFAULT_WEIGHTS */
@@ -125,6 +128,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
       oversample: checkInt('oversample', o.oversample ?? 10, 0),
       nIter: o.nIter === undefined || o.nIter === 'auto' ? 'auto' : checkInt('nIter', o.nIter, 0, 1000),
       seed: checkNumber('seed', o.seed ?? 0),
+      threads: checkInt('threads', o.threads ?? defaultThreads(), 1, 256),
       gramMaxNnz: checkInt('gramMaxNnz', o.gramMaxNnz ?? 400_000_000, 1),
       typeWeights: o.typeWeights ?? DEFAULT_WEIGHTS,
     };
@@ -176,6 +180,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
       oversample: this.options.oversample,
       nIter: this.options.nIter,
       seed: this.options.seed,
+      threads: this.options.threads,
       onProgress: opts.onProgress,
     });
     const n = x.cols;

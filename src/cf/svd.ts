@@ -8,8 +8,9 @@ import { InvalidParameterError, NumericalError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { ProgressCallback } from '../core/types.js';
 import { checkInt } from '../core/validate.js';
-import { CsrMatrix, spmmRows } from './csr.js';
-import { choleskyUpper, gemmNN, gemmNNRows, gemmTN, invUpper, mirrorUpper, symEig, syrkUpperAcc } from './dense.js';
+import { CsrMatrix } from './csr.js';
+import { choleskyUpper, gemmNN, gemmTN, invUpper, mirrorUpper, symEig } from './dense.js';
+import { ParallelKernels, defaultThreads, shared, sharedF64, type SharedCsr } from './parallel.js';
 
 /** Options of {@link randomizedSvd}. */
 export interface SvdOptions {
@@ -22,6 +23,11 @@ export interface SvdOptions {
   nIter?: number | 'auto';
   /** Seed of the random start block. @default 0 */
   seed?: number;
+  /**
+   * Threads for the sparse products and orthonormalisation (worker threads over shared memory; the call stays
+   * synchronous). @default the machine's available parallelism, at most 8
+   */
+  threads?: number;
   /** Called after each power iteration. */
   onProgress?: ProgressCallback;
 }
@@ -69,22 +75,29 @@ export function randomizedSvd(a: CsrMatrix, k: number, options: SvdOptions = {})
   const m = b.rows;
   const l = Math.min(k + oversample, minDim);
 
-  let z = rng.fillNormal(new Float64Array(n * l));
-  orthonormalize(z, n, l, rng);
-  const w = new Float64Array(m * l);
-  const y = new Float64Array(n * l);
+  const threads = checkInt('threads', options.threads ?? defaultThreads(), 1, 256);
+  const par = new ParallelKernels(threads);
+  const sb: SharedCsr = threads > 1 ? shareCsr(b) : b;
+  const sbt: SharedCsr = threads > 1 ? shareCsr(bt) : bt;
+  const alloc = (len: number) => (threads > 1 ? sharedF64(len) : new Float64Array(len));
+
+  const z = alloc(n * l);
+  rng.fillNormal(z);
+  orthonormalize(z, n, l, rng, 2, par);
+  const w = alloc(m * l);
+  const y = alloc(n * l);
   const total = nIter + 1;
   for (let t = 0; t < nIter; t++) {
-    spmmRows(b, z, l, w);
-    spmmRows(bt, w, l, y);
+    par.spmm(sb, z, l, w);
+    par.spmm(sbt, w, l, y);
     z.set(y);
     // Intermediate blocks only need to stay well conditioned: one CholeskyQR pass; the last gets two.
-    orthonormalize(z, n, l, rng, t === nIter - 1 ? 2 : 1);
+    orthonormalize(z, n, l, rng, t === nIter - 1 ? 2 : 1, par);
     options.onProgress?.({ stage: 'svd', done: t + 1, total });
   }
   // Rayleigh–Ritz: H = Zᵀ BᵀB Z, eigenvectors E; V = Z E, σ = √λ, U = B V / σ = W E / σ.
-  spmmRows(b, z, l, w);
-  spmmRows(bt, w, l, y);
+  par.spmm(sb, z, l, w);
+  par.spmm(sbt, w, l, y);
   const h = gemmTN(z, n, l, y, l);
   const { values, vectors } = symEig(h, l);
   const ek = new Float64Array(l * k);
@@ -130,16 +143,18 @@ function fixSigns(left: Float64Array, nl: number, right: Float64Array, nr: numbe
  * Cholesky factorisation breaks down (rank-deficient block) it falls back to Gram–Schmidt with
  * re-orthogonalisation, refilling dependent columns with fresh random directions.
  */
-export function orthonormalize(z: Float64Array, n: number, l: number, rng: Rng, passes = 2): void {
+export function orthonormalize(z: Float64Array, n: number, l: number, rng: Rng, passes = 2, par = new ParallelKernels(1)): void {
   for (let pass = 0; pass < passes; pass++) {
-    const g = new Float64Array(l * l);
-    syrkUpperAcc(z, l, 0, n, g);
+    const g = par.syrk(z, n, l);
     mirrorUpper(g, l);
     const r = choleskyUpper(g, l);
     if (!r) { gramSchmidt(z, n, l, rng); return; }
-    const ri = invUpper(r, l);
-    gemmNNRows(z, l, ri, l, z, 0, n, true);
+    par.trmm(z, n, l, invUpper(r, l));
   }
+}
+
+function shareCsr(a: CsrMatrix): SharedCsr {
+  return { rows: a.rows, cols: a.cols, indptr: shared(a.indptr), indices: shared(a.indices), data: shared(a.data) };
 }
 
 function gramSchmidt(z: Float64Array, n: number, l: number, rng: Rng): void {

@@ -87,3 +87,15 @@ describe('randomizedSvd', () => {
     expect(() => randomizedSvd(bad, 2)).toThrow(NumericalError);
   });
 });
+
+describe('randomizedSvd threads', () => {
+  it('gives the same factors on 1 and 2 threads', async () => {
+    const { syntheticInteractions } = await import('../../src/cf/index.js');
+    const X = syntheticInteractions({ users: 3000, items: 800, events: 30000, seed: 5 }).toMatrix();
+    const a = randomizedSvd(X.csr, 16, { threads: 1, seed: 4 });
+    const b = randomizedSvd(X.csr, 16, { threads: 2, seed: 4 });
+    for (let c = 0; c < 16; c++) expect(b.s[c]).toBeCloseTo(a.s[c], 9);
+    for (let i = 0; i < a.v.length; i += 97) expect(b.v[i]).toBeCloseTo(a.v[i], 7);
+    expect(() => randomizedSvd(X.csr, 4, { threads: 0 })).toThrow(/threads/);
+  });
+});

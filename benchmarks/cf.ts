@@ -1,0 +1,217 @@
+/**
+ * Collaborative-filtering benchmark.
+ *
+ *   npm run bench -- cf [--data FILE --format seq|ratings-csv|arrow] [--factors 64,128] [--scoring ease,puresvd]
+ *                       [--lambda 200] [--max-users N] [--json] [--out FILE] [--quick]
+ *   npm run bench -- cf --synthetic [--nnz 1000000,5000000,20000000] [--factors 64]     fit time + memory curve
+ *   npm run bench -- cf --anchor [--data FILE | --synthetic-matrix] --factors 64,100      side by side with sklearn/scipy
+ *   npm run bench -- cf --latency [--items 1000000] [--factors 64]                         recommend latency, 1M pins
+ *
+ * Quality: leave-last-out (last item of each user held out), full ranking over all pins with training pins
+ * excluded, HR@10 and NDCG@10, the protocol of ../shared/anchors/cf_seq_quality.py. Without --data it uses
+ * $PINREC_DATA/amazon-sports (and says so when that is missing).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  SvdRecommender, evaluate, leaveLastOut, readArrowFile, readRatingsCsv, readSequenceFile, randomizedSvd,
+  syntheticInteractions, type InteractionLog, type InteractionMatrix, type Scoring,
+} from '../src/cf/index.js';
+import { dataRoot, num, nums, parseArgs, peakRssMb, printTable, since, str, writeJson, type Args } from './lib.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv, ['quick', 'json', 'synthetic', 'anchor', 'latency', 'synthetic-matrix', 'help']);
+  if (args.help) {
+    console.log((await import('node:fs')).readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
+    return;
+  }
+  if (typeof args['synthetic-one'] === 'string') return syntheticOne(args);
+  if (args.synthetic) return syntheticCurve(args);
+  if (args.anchor) return anchorCompare(args);
+  if (args.latency) return latency(args);
+  return quality(args);
+}
+
+async function loadLog(file: string, format: string): Promise<InteractionLog> {
+  if (format === 'seq') return readSequenceFile(file);
+  if (format === 'ratings-csv') return readRatingsCsv(file, { minRating: 0 });
+  if (format === 'arrow') return readArrowFile(file);
+  throw new Error(`--format must be seq, ratings-csv or arrow (got ${format})`);
+}
+
+function defaultData(): string | undefined {
+  const f = path.join(dataRoot(), 'amazon-sports', 'Sports_and_Outdoors.txt');
+  return existsSync(f) ? f : undefined;
+}
+
+async function quality(args: Args): Promise<void> {
+  const quick = !!args.quick;
+  const file = str(args, 'data') ?? defaultData();
+  if (!file) {
+    console.log(`SKIPPED cf quality: no --data given and ${path.join(dataRoot(), 'amazon-sports')} is missing (set PINREC_DATA).`);
+    const out = writeJson('cf', args, { skipped: 'dataset missing' });
+    console.log(`wrote ${out}`);
+    if (quick) await syntheticCurve({ ...args, nnz: '200000', 'no-json': true });
+    return;
+  }
+  const format = str(args, 'format') ?? (file.endsWith('.csv') ? 'ratings-csv' : file.endsWith('.arrow') ? 'arrow' : 'seq');
+  const factorsList = nums(args, 'factors', quick ? [32] : [64, 128, 256]);
+  const scorings = (str(args, 'scoring') ?? 'puresvd,ease').split(',') as Scoring[];
+  const lambdas = nums(args, 'lambda', [200]);
+  const maxUsers = args['max-users'] !== undefined ? num(args, 'max-users', 0) : quick ? 1500 : undefined;
+  const nIter = args['n-iter'] !== undefined ? num(args, 'n-iter', 5) : 'auto';
+  let t0 = performance.now();
+  const log = await loadLog(file, format);
+  // Binary matrix for sequence data (as the anchors do); summed weights otherwise.
+  const split = leaveLastOut(log, { by: format === 'seq' ? 'order' : 'timestamp', combine: format === 'seq' ? 'max' : 'sum' });
+  const loadSeconds = since(t0);
+  const X = split.train;
+  const rows: Record<string, unknown>[] = [];
+  for (const factors of factorsList) {
+    for (const scoring of scorings) {
+      for (const lambda of scoring === 'ease' ? lambdas : [0]) {
+        t0 = performance.now();
+        const model = new SvdRecommender({ factors, scoring, lambda: lambda || 200, nIter: nIter as number | 'auto' }).fit(X);
+        const fitSeconds = since(t0);
+        t0 = performance.now();
+        const m = evaluate(model, split, { k: 10, maxUsers });
+        const evalSeconds = since(t0);
+        rows.push({
+          dataset: path.basename(file), users: X.nUsers, items: X.nItems, nnz: X.nnz, factors, scoring,
+          lambda: scoring === 'ease' ? lambda : undefined, fitSeconds, evalSeconds, evalUsers: m.users,
+          hr10: m.hr, ndcg10: m.ndcg, mrr: m.mrr, coverage10: m.coverage, peakRssMb: peakRssMb(),
+        });
+        if (!args.json) printTable([rows[rows.length - 1]]);
+      }
+    }
+  }
+  printTable(rows, `cf quality (leave-last-out, full ranking; load+split ${loadSeconds.toFixed(2)} s)`);
+  const out = writeJson('cf', args, { mode: 'quality', dataset: path.basename(file), loadSeconds, results: rows });
+  if (args.json) console.log(JSON.stringify(rows.length === 1 ? rows[0] : rows));
+  console.log(`wrote ${out}`);
+  if (quick) await syntheticCurve({ ...args, nnz: '200000', 'no-json': true });
+}
+
+/** Fit-time and memory curve over growing synthetic matrices, each size in a fresh process (clean peak RSS). */
+async function syntheticCurve(args: Args): Promise<void> {
+  const sizes = nums(args, 'nnz', args.quick ? [200_000] : [1_000_000, 5_000_000, 20_000_000]);
+  const factors = num(args, 'factors', 64);
+  const rows: Record<string, unknown>[] = [];
+  for (const nnz of sizes) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'run.ts'), 'cf', '--synthetic-one', String(nnz), '--factors', String(factors)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (r.status !== 0) throw new Error(`synthetic run for nnz=${nnz} failed:\n${r.stderr}`);
+    rows.push(JSON.parse(r.stdout.trim().split('\n').pop()!));
+  }
+  printTable(rows, `cf synthetic scale (power-law users and pins, seed mix of interaction types, ${factors} factors, PureSVD fit)`);
+  if (!args['no-json']) console.log(`wrote ${writeJson('cf-synthetic', args, { mode: 'synthetic', results: rows })}`);
+}
+
+async function syntheticOne(args: Args): Promise<void> {
+  const events = Number(args['synthetic-one']);
+  const factors = num(args, 'factors', 64);
+  // Users and pins grow with the data: ~20 events per user, ~50 per pin.
+  const users = Math.max(1000, Math.round(events / 20));
+  const items = Math.max(500, Math.round(events / 50));
+  let t0 = performance.now();
+  const log = syntheticInteractions({ users, items, events, seed: 1 });
+  const X = log.toMatrix();
+  const buildSeconds = since(t0);
+  t0 = performance.now();
+  const model = new SvdRecommender({ factors, scoring: 'puresvd' }).fit(X);
+  const fitSeconds = since(t0);
+  void model;
+  console.log(JSON.stringify({ events, users: X.nUsers, items: X.nItems, nnz: X.nnz, factors, buildSeconds, fitSeconds, peakRssMb: peakRssMb() }));
+}
+
+/** Our randomized SVD against scikit-learn randomized_svd and scipy svds on the same matrix, in one run. */
+async function anchorCompare(args: Args): Promise<void> {
+  const python = str(args, 'python', '/usr/bin/python3');
+  const ks = nums(args, 'factors', args.quick ? [16] : [64, 100]);
+  const repeats = num(args, 'repeats', args.quick ? 1 : 3);
+  let X: InteractionMatrix;
+  let name: string;
+  const file = str(args, 'data');
+  if (args['synthetic-matrix'] || !file) {
+    const events = num(args, 'events', args.quick ? 100_000 : 2_300_000);
+    const users = num(args, 'users', args.quick ? 5000 : 50_000);
+    const items = num(args, 'items', args.quick ? 2000 : 20_000);
+    X = syntheticInteractions({ users, items, events, seed: 1 }).toMatrix();
+    name = `synthetic ${users}x${items}`;
+  } else {
+    X = leaveLastOut(await loadLog(file, str(args, 'format', 'seq')), { by: 'order', combine: 'max' }).train;
+    name = path.basename(file);
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'pinrec-anchor-'));
+  const mfile = path.join(dir, 'matrix.txt');
+  const lines: string[] = [];
+  const { indptr, indices, data } = X.csr;
+  for (let r = 0; r < X.nUsers; r++) for (let p = indptr[r]; p < indptr[r + 1]; p++) lines.push(`${r} ${indices[p]} ${data[p]}`);
+  writeFileSync(mfile, lines.join('\n') + '\n');
+  const rows: Record<string, unknown>[] = [];
+  for (const k of ks) {
+    const py = spawnSync(python, [path.join(here, 'anchors', 'svd_compare.py'), mfile, String(k), String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (py.status !== 0) {
+      console.log(`SKIPPED anchor comparison: ${python} could not run scikit-learn/scipy (${(py.stderr || py.error?.message || '').trim().split('\n').pop()})`);
+      break;
+    }
+    const ref = JSON.parse(py.stdout.trim().split('\n').pop()!);
+    const exact: number[] = ref.svds.s;
+    for (const nIter of [4, 5, 7]) {
+      let best = Infinity;
+      let s: Float64Array = new Float64Array(0);
+      for (let rep = 0; rep < repeats; rep++) {
+        const t0 = performance.now();
+        s = randomizedSvd(X.csr, k, { nIter, seed: rep }).s;
+        best = Math.min(best, since(t0));
+      }
+      const top = Math.min(64, k);
+      let maxRel = 0, sumOurs = 0, sumExact = 0;
+      for (let c = 0; c < top; c++) { maxRel = Math.max(maxRel, Math.abs(s[c] - exact[c]) / exact[c]); }
+      for (let c = 0; c < k; c++) { sumOurs += s[c]; sumExact += exact[c]; }
+      const fastest = Math.min(ref['randomized_svd_5'].seconds, ref.svds.seconds);
+      rows.push({
+        matrix: name, nnz: X.nnz, k, method: `pinrec nIter=${nIter}`, seconds: best, vsFastest: best / fastest,
+        maxRelErrTop64: maxRel, sumSigmaVsSvds: sumOurs / sumExact,
+      });
+    }
+    for (const key of ['randomized_svd_5', 'randomized_svd_auto', 'svds']) {
+      const sr: number[] = ref[key].s;
+      let maxRel = 0, sum = 0, sumExact = 0;
+      for (let c = 0; c < Math.min(64, k); c++) maxRel = Math.max(maxRel, Math.abs(sr[c] - exact[c]) / exact[c]);
+      for (let c = 0; c < k; c++) { sum += sr[c]; sumExact += exact[c]; }
+      rows.push({ matrix: name, nnz: X.nnz, k, method: key.replace('_', ' '), seconds: ref[key].seconds, vsFastest: undefined, maxRelErrTop64: maxRel, sumSigmaVsSvds: sum / sumExact });
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  printTable(rows, `truncated SVD side by side (best of ${repeats}; vsFastest = our seconds / faster of sklearn randomized_svd(n_iter=5) and scipy svds)`);
+  console.log(`wrote ${writeJson('cf-anchor', args, { mode: 'anchor', results: rows })}`);
+}
+
+/** Brute-force recommend latency over a large catalogue. */
+async function latency(args: Args): Promise<void> {
+  const items = num(args, 'items', args.quick ? 50_000 : 1_000_000);
+  const factors = num(args, 'factors', 64);
+  const users = num(args, 'users', args.quick ? 5_000 : 100_000);
+  const events = num(args, 'events', items * 3);
+  const X = syntheticInteractions({ users, items, events, seed: 2 }).toMatrix();
+  let t0 = performance.now();
+  const model = new SvdRecommender({ factors, scoring: 'puresvd' }).fit(X);
+  const fitSeconds = since(t0);
+  const ids = model.userIds();
+  const samples: number[] = [];
+  for (let i = 0; i < (args.quick ? 20 : 200); i++) {
+    t0 = performance.now();
+    model.recommend(ids[(i * 7919) % ids.length], { n: 20 });
+    samples.push(performance.now() - t0);
+  }
+  samples.sort((a, b) => a - b);
+  const q = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))];
+  const row = { pins: X.nItems, users: X.nUsers, factors, fitSeconds, recommendMsMedian: q(0.5), recommendMsP90: q(0.9), recommendMsP99: q(0.99), calls: samples.length, peakRssMb: peakRssMb() };
+  printTable([row], 'recommend latency (brute force over every pin, top 20, one thread)');
+  console.log(`wrote ${writeJson('cf-latency', args, { mode: 'latency', results: [row] })}`);
+}

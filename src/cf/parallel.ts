@@ -1,0 +1,166 @@
+/**
+ * A small synchronous thread pool for the SVD's row-parallel kernels. Worker threads run the same kernel
+ * functions as the main thread (their source is shipped to the workers as text, so nothing depends on where
+ * the compiled files live), over `SharedArrayBuffer`s, and the main thread takes its own share of every job and
+ * then waits on `Atomics.wait` — so `fit()` stays synchronous while every core works.
+ *
+ * The pool is created on first use, its threads are `unref()`ed (they never keep a process alive) and it is
+ * shared by every fit in the process. Fits from several threads or re-entrant fits are not supported.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { spmmRows } from './csr.js';
+import { gemmNNRows, syrkUpperAcc } from './dense.js';
+
+/** CSR arrays backed by shared memory. */
+export interface SharedCsr {
+  rows: number;
+  cols: number;
+  indptr: Int32Array;
+  indices: Int32Array;
+  data: Float32Array;
+}
+
+type Job =
+  | { op: 'spmm'; a: SharedCsr; z: Float64Array; l: number; out: Float64Array; r0: number; r1: number }
+  | { op: 'syrk'; z: Float64Array; l: number; r0: number; r1: number; g: Float64Array }
+  | { op: 'trmm'; z: Float64Array; l: number; ri: Float64Array; r0: number; r1: number };
+
+function runJob(job: Job): void {
+  if (job.op === 'spmm') spmmRows(job.a as never, job.z, job.l, job.out, job.r0, job.r1);
+  else if (job.op === 'syrk') syrkUpperAcc(job.z, job.l, job.r0, job.r1, job.g);
+  else gemmNNRows(job.z, job.l, job.ri, job.l, job.z, job.r0, job.r1, true);
+}
+
+// The kernels' own source text is shipped (their bodies use only their arguments and globals); the dispatcher is
+// written out here because a transformed module may rename imported bindings inside function bodies.
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+${spmmRows.toString()}
+${syrkUpperAcc.toString()}
+${gemmNNRows.toString()}
+function runJob(job) {
+  if (job.op === 'spmm') spmmRows(job.a, job.z, job.l, job.out, job.r0, job.r1);
+  else if (job.op === 'syrk') syrkUpperAcc(job.z, job.l, job.r0, job.r1, job.g);
+  else gemmNNRows(job.z, job.l, job.ri, job.l, job.z, job.r0, job.r1, true);
+}
+parentPort.on('message', (m) => {
+  try { runJob(m.job); Atomics.store(m.flag, m.slot, 1); }
+  catch (e) { Atomics.store(m.flag, m.slot, 2); }
+  Atomics.notify(m.flag, m.slot);
+});
+`;
+
+/** Copy a typed array into shared memory. */
+export function shared<T extends Int32Array | Float32Array | Float64Array>(src: T): T {
+  const ctor = src.constructor as { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number };
+  const out = new ctor(new SharedArrayBuffer(src.length * ctor.BYTES_PER_ELEMENT));
+  (out as unknown as { set(a: ArrayLike<number>): void }).set(src);
+  return out;
+}
+
+/** A zeroed Float64Array in shared memory. */
+export function sharedF64(n: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(n * 8));
+}
+
+class Pool {
+  private readonly flag: Int32Array;
+  constructor(private readonly workers: Worker[]) {
+    this.flag = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, workers.length)));
+  }
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+  /** Run jobs[0] on this thread and jobs[1..] on workers; wait for all. */
+  run(jobs: Job[]): void {
+    const nw = Math.min(jobs.length - 1, this.workers.length);
+    for (let i = 0; i < nw; i++) {
+      Atomics.store(this.flag, i, 0);
+      this.workers[i].postMessage({ job: jobs[i + 1], flag: this.flag, slot: i });
+    }
+    for (let i = nw + 1; i < jobs.length; i++) runJob(jobs[i]);
+    runJob(jobs[0]);
+    let failed = false;
+    for (let i = 0; i < nw; i++) {
+      while (Atomics.load(this.flag, i) === 0) Atomics.wait(this.flag, i, 0, 1000);
+      if (Atomics.load(this.flag, i) === 2) failed = true;
+    }
+    if (failed) throw new Error('an SVD worker thread failed');
+  }
+}
+
+let pool: Pool | undefined;
+
+/** Number of threads the SVD uses by default: the machine's available parallelism, at most 8. */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(8, availableParallelism()));
+}
+
+function getPool(threads: number): Pool {
+  const want = threads - 1;
+  if (!pool || pool.threads - 1 < want) {
+    const workers: Worker[] = [];
+    for (let i = 0; i < want; i++) {
+      const w = new Worker(WORKER_SOURCE, { eval: true });
+      w.unref();
+      workers.push(w);
+    }
+    pool = new Pool(workers);
+  }
+  return pool;
+}
+
+/** Split [0, rows) into `parts` ranges with about equal nonzeros. */
+function splitByNnz(indptr: Int32Array, rows: number, parts: number): number[] {
+  const cuts = [0];
+  const total = indptr[rows];
+  for (let p = 1; p < parts; p++) {
+    const target = (total * p) / parts;
+    let lo = cuts[cuts.length - 1], hi = rows;
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if (indptr[mid] < target) lo = mid + 1; else hi = mid; }
+    cuts.push(lo);
+  }
+  cuts.push(rows);
+  return cuts;
+}
+
+function splitRows(rows: number, parts: number): number[] {
+  return Array.from({ length: parts + 1 }, (_, p) => Math.round((rows * p) / parts));
+}
+
+/** Row-parallel kernels over shared memory; with `threads = 1` they run inline. */
+export class ParallelKernels {
+  private readonly pool?: Pool;
+  readonly threads: number;
+  constructor(threads: number) {
+    this.threads = Math.max(1, Math.floor(threads));
+    if (this.threads > 1) this.pool = getPool(this.threads);
+  }
+
+  /** out = A · Z. */
+  spmm(a: SharedCsr, z: Float64Array, l: number, out: Float64Array): void {
+    if (!this.pool || a.rows < 64) { spmmRows(a as never, z, l, out, 0, a.rows); return; }
+    const cuts = splitByNnz(a.indptr, a.rows, this.threads);
+    this.pool.run(cuts.slice(0, -1).map((r0, i) => ({ op: 'spmm' as const, a, z, l, out, r0, r1: cuts[i + 1] })));
+  }
+
+  /** ZᵀZ (upper triangle filled; caller mirrors). */
+  syrk(z: Float64Array, n: number, l: number): Float64Array {
+    if (!this.pool || n < 256) { const g = new Float64Array(l * l); syrkUpperAcc(z, l, 0, n, g); return g; }
+    const cuts = splitRows(n, this.threads);
+    const parts = cuts.slice(0, -1).map(() => sharedF64(l * l));
+    this.pool.run(cuts.slice(0, -1).map((r0, i) => ({ op: 'syrk' as const, z, l, r0, r1: cuts[i + 1], g: parts[i] })));
+    const g = parts[0];
+    for (let i = 1; i < parts.length; i++) for (let t = 0; t < g.length; t++) g[t] += parts[i][t];
+    return g;
+  }
+
+  /** Z ← Z · Rinv for an upper-triangular Rinv (in place). */
+  trmm(z: Float64Array, n: number, l: number, ri: Float64Array): void {
+    if (!this.pool || n < 256) { gemmNNRows(z, l, ri, l, z, 0, n, true); return; }
+    const cuts = splitRows(n, this.threads);
+    const rs = shared(ri);
+    this.pool.run(cuts.slice(0, -1).map((r0, i) => ({ op: 'trmm' as const, z, l, ri: rs, r0, r1: cuts[i + 1] })));
+  }
+}
