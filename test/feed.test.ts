@@ -63,6 +63,25 @@ describe('FeedGenerator', () => {
     expect(res.candidates).toBe(2);
   });
 
+  it('merge: other fields come from the first source that has them; metadata fills the rest', async () => {
+    const a = fake('a', () => [{ id: 7, quality: 0.3 }, { id: 8, similarity: 0.5, features: { f: 1 } }]);
+    const b = fake('b', () => [{ id: 7, quality: 0.9, engagements: 50, impressions: 100, category: 'x' }, { id: 8, features: { f: 2, g: 3 } }]);
+    const md = new InMemoryPinMetadata<number>([{ id: 7, category: 'meta', creator: 'm' }, { id: 8, category: 'meta8', quality: 0.1, engagements: 1, impressions: 2 }]);
+    let seen: Record<string, ArrayLike<number>> = {};
+    const spy = { name: 'spy', score: (bt: { n: number; features: Record<string, ArrayLike<number>> }, sg: { quality: Float64Array }, out: Float64Array) => { seen = bt.features; out.set(sg.quality); } };
+    const res = await new FeedGenerator<string, number>({ sources: [a, b], metadata: md, diversity: false, scorer: spy }).generate('x');
+    const i7 = res.items.find((i) => i.id === 7)!;
+    const i8 = res.items.find((i) => i.id === 8)!;
+    expect([i7.quality, i7.category, i7.creator]).toEqual([0.3, 'x', 'm']);
+    expect([i8.quality, i8.category, i8.similarity]).toEqual([0.1, 'meta8', 0.5]);
+    // engagement of 7 came from source b (50 of 100), of 8 from metadata (1 of 2)
+    expect(i7.engagement).toBeGreaterThan(i8.engagement);
+    const row8 = i8.index;
+    expect(seen.f[row8]).toBe(1);
+    expect(seen.g[row8]).toBe(3);
+    expect(Number.isNaN(seen.f[i7.index])).toBe(true); // 7 has no features: NaN for the scorer
+  });
+
   it('failing, hanging, late and invalid sources do not fail the feed', async () => {
     const feed = new FeedGenerator<string, number>({ sources: [never, throws, rejects, late, garbage, notArray, trending], metadata, timeoutMs: 50 });
     const t0 = performance.now();
