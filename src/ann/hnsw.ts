@@ -15,6 +15,7 @@ import { readContainer, requireSection, writeContainer } from '../core/container
 import { resolveFilter, type LabelFilter } from './filter.js';
 import { TopK } from './heap.js';
 import { SearchPool } from './pool.js';
+import { checkGraphBytes } from './graphfile.js';
 import type { BatchSearchOptions, SearchOptions, SearchResult, VectorIndex } from './types.js';
 import { checkItems, checkK, checkQuery, checkQueryBatch, dot, normalized, similarityOf, sqL2 } from './vectors.js';
 
@@ -304,10 +305,14 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
     return out;
   }
 
-  private ensurePool(threads: number): Promise<SearchPool> {
+  private async ensurePool(threads: number): Promise<SearchPool> {
     const cur = this.pool;
     if (cur && cur.version === this.version && cur.threads === threads) return cur.promise;
-    if (cur) void cur.promise.then((p) => p.close(), () => undefined);
+    if (cur) {
+      this.pool = null;
+      await cur.promise.then((p) => p.close(), () => undefined);
+      return this.ensurePool(threads);
+    }
     const dir = mkdtempSync(path.join(tmpdir(), 'pinrec-hnsw-pool-'));
     const file = path.join(dir, 'graph.bin');
     this.native.writeIndexSync(file);
@@ -379,6 +384,10 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
     const graph = requireSection(c, 'graph', Uint8Array, file);
     const deleted = requireSection(c, 'deleted', Uint32Array, file);
     if (ids.size !== m.labels || m.count !== m.labels - deleted.length) throw new FileFormatError(file, 'id table disagrees with the header');
+    const deletedSet = new Set(deleted);
+    if (deletedSet.size !== deleted.length) throw new FileFormatError(file, 'deleted list is malformed');
+    const problem = checkGraphBytes(graph, m.dim, m.M, m.labels, deletedSet);
+    if (problem) throw new FileFormatError(file, problem);
     const index = new HnswIndex<I>({ metric: m.metric, dim: m.dim, M: m.M, efConstruction: m.efConstruction, ef: m.ef, seed: m.seed, capacity: 1 });
     const dir = mkdtempSync(path.join(tmpdir(), 'pinrec-hnsw-load-'));
     try {

@@ -22,6 +22,7 @@ try {
   parentPort.postMessage({ type: 'error', message: String((e && e.message) || e) });
 }
 parentPort.on('message', (m) => {
+  if (m === 'close') { index = null; parentPort.close(); return; }
   try {
     const { queries, nq, k, dim, labels, dists, counts, next, chunk } = m;
     index.setEf(m.ef);
@@ -118,8 +119,12 @@ export class SearchPool {
     return { labels, dists, counts };
   }
 
-  /** Stop every worker. */
+  /** Stop every worker: ask it to leave its event loop, and terminate it if it has not within 2 s. */
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { void w.terminate().then(() => resolve(), () => resolve()); }, 2000);
+      w.once('exit', () => { clearTimeout(timer); resolve(); });
+      w.postMessage('close');
+    })));
   }
 }
