@@ -55,7 +55,13 @@ export interface RawBatch {
   counts: Int32Array;
 }
 
-/** Error raised inside a search worker. */
+/**
+ * A batch-search worker thread failed (could not load the graph, or threw while searching).
+ *
+ * @example
+ * try { await index.searchBatch(queries, 10); }
+ * catch (e) { if (e instanceof WorkerError) await index.searchBatch(queries, 10, { threads: 1 }); }
+ */
 export class WorkerError extends PinrecError {
   constructor(message: string) {
     super('WORKER', `search worker failed: ${message}`);
