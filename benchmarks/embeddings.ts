@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { dataRoot, machine, num, nums, parseArgs, printTable, str, writeJson, type Args } from './lib.js';
 import {
   loadEmbedder, decodeImage, resolveDecodeOptions, retrievalAtK, PcaProjection, powerNormalize, l2NormalizeRows,
-  MODELS, type Embedder, type LoadEmbedderOptions,
+  MODELS, initBackend, type Embedder, type LoadEmbedderOptions,
 } from '../src/embeddings/index.js';
 
 const HELP = `usage: npm run bench -- embeddings [--data dir] [--model name] [--model-dir dir] [--sections list]
@@ -291,6 +291,74 @@ export async function main(argv: string[]): Promise<void> {
     }
     printTable(rows, `Retrieval by label (${cats} categories, ${paths.length} images; first15 = ${p15.length} images), cosine, query excluded`);
     result.quality = { k, images: paths.length, first15: p15.length, categories: cats, rows };
+  }
+
+  // ---------- combinations from cached features (no inference) + search-side query expansion ----------
+  if (sections.includes('combine') && !quick) {
+    await initBackend(); // wasm for the similarity matrices (no embedder is loaded in this section)
+    const cacheDir = str(args, 'features-cache');
+    const n = ds.paths.length;
+    const load = (v: string): Float32Array | undefined => {
+      const f = cacheDir ? path.join(cacheDir, `${modelName}-${v}-${n}.f32`) : '';
+      if (!f || !existsSync(f)) return undefined;
+      const b = readFileSync(f);
+      return l2(new Float32Array(b.buffer, b.byteOffset, b.length / 4).slice(), 768);
+    };
+    const want = (str(args, 'combine-features') ?? 'plain,flip,gem').split(',');
+    const feats: Record<string, Float32Array | undefined> = Object.fromEntries(want.map((v) => [v, load(v)]));
+    const labels = ds.labels;
+    const p15 = firstPerLabel(labels, 15);
+    const set15 = new Set(p15);
+    const rest = rng(n).filter((i) => !set15.has(i));
+    const l15 = p15.map((i) => labels[i]);
+    const rows: Record<string, unknown>[] = [];
+    const cands: [string, Float32Array, number][] = [];
+    for (const [k, v] of Object.entries(feats)) if (v) cands.push([k, v, 768]);
+    if (feats.flip && feats.gem && want.includes('concat')) {
+      // Concatenate the two L2-normalised descriptors (1536-d), then L2.
+      const c = new Float32Array(n * 1536);
+      for (let i = 0; i < n; i++) { c.set(feats.flip.subarray(i * 768, (i + 1) * 768), i * 1536); c.set(feats.gem.subarray(i * 768, (i + 1) * 768), i * 1536 + 768); }
+      cands.push(['flip+gem concat', l2(c, 1536), 1536]);
+    }
+    /** αQE (Radenović et al.): new query = normalise(Σ_{j≤nQE} sim_j^α x_j) over its top nQE neighbours incl. itself. */
+    const alphaQe = (vec: Float32Array, dim: number, m: number, nQe: number, alpha: number): Float32Array => {
+      const X = tf.tensor2d(vec, [m, dim]);
+      const out = tf.tidy(() => {
+        const sims = tf.matMul(X, X, false, true);
+        const { values, indices } = tf.topk(sims, nQe);
+        const w = tf.pow(tf.relu(values), alpha);
+        const g = tf.gather(X, indices.reshape([-1])).reshape([m, nQe, dim]);
+        return tf.sum(tf.mul(g, w.expandDims(2)), 1);
+      });
+      const r = out.dataSync() as Float32Array;
+      X.dispose(); out.dispose();
+      return l2(r.slice(), dim);
+    };
+    for (const [name, vec, dim] of cands) {
+      const grid = (str(args, 'combine-grid') ?? '0:0,256:0.5,512:0.5').split(',').map((x) => x.split(':').map(Number) as [number, number]);
+      for (const [d, w] of grid) {
+        let v15: Float32Array, vAll: Float32Array, od = dim;
+        if (d === 0) { v15 = pick(vec, dim, p15); vAll = vec; }
+        else {
+          const held = PcaProjection.fit(pick(vec, dim, rest), dim, { dim: d, whiten: w });
+          const full = PcaProjection.fit(vec, dim, { dim: d, whiten: w });
+          v15 = held.applyBatch(pick(vec, dim, p15)); vAll = full.applyBatch(vec); od = d;
+        }
+        const opt = d === 0 ? 'L2' : `L2 + PCA${d} whiten ${w}`;
+        const a = retrievalFast(v15, od, l15, 10), b = retrievalFast(vAll, od, labels, 10);
+        rows.push({ features: name, options: opt, 'search-side': '', dim: od, 'P@10 first15': a.precision, 'mAP@10 first15': a.map, 'P@10 all': b.precision, 'mAP@10 all': b.map });
+        log(`${name} ${opt}: first15 ${a.precision.toFixed(4)} all ${b.precision.toFixed(4)}`);
+        for (const [nq, al] of (str(args, 'qe') ?? '3:3,5:3').split(',').map((x) => x.split(':').map(Number) as [number, number])) {
+          // Database-side augmentation + αQE over the evaluated set (search-side; needs the neighbours of every item).
+          const q15 = alphaQe(v15, od, p15.length, nq, al), qAll = alphaQe(vAll, od, n, nq, al);
+          const a2 = retrievalFast(q15, od, l15, 10), b2 = retrievalFast(qAll, od, labels, 10);
+          rows.push({ features: name, options: opt, 'search-side': `DBA/αQE n=${nq} α=${al}`, dim: od, 'P@10 first15': a2.precision, 'mAP@10 first15': a2.map, 'P@10 all': b2.precision, 'mAP@10 all': b2.map });
+          log(`${name} ${opt} αQE${nq}: first15 ${a2.precision.toFixed(4)} all ${b2.precision.toFixed(4)}`);
+        }
+      }
+    }
+    printTable(rows, 'Option combinations from cached features (P@10 / mAP@10 by label, cosine, query excluded)');
+    result.combine = { rows };
   }
 
   // ---------- memory ----------

@@ -24,3 +24,5 @@ export { retrievalAtK } from './metrics.js';
 export type { RetrievalScores } from './metrics.js';
 export { initBackend } from './backend.js';
 export type { BackendName, BackendPreference } from './backend.js';
+export { alphaQueryExpansion } from './expansion.js';
+export type { QueryExpansionOptions } from './expansion.js';

@@ -2,7 +2,7 @@
 import { describe, it, expect } from 'vitest';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { PcaProjection, retrievalAtK, powerNormalize, l2NormalizeRows, InvalidParameterError, DimensionMismatchError, FileFormatError, NumericalError } from './imports.js';
+import { PcaProjection, retrievalAtK, powerNormalize, l2NormalizeRows, alphaQueryExpansion, InvalidParameterError, DimensionMismatchError, FileFormatError, NumericalError } from './imports.js';
 import { Rng } from '../../src/core/rng.js';
 import { tempDir } from './helpers.js';
 
@@ -105,5 +105,47 @@ describe('post-processing', () => {
     const m = new Float32Array([3, 4, 0, 0, NaN, 1]);
     expect(l2NormalizeRows(m, 2)).toEqual([1, 2]);
     expect(m).toEqual(new Float32Array([0.6, 0.8, 0, 0, 0, 0]));
+  });
+});
+
+describe('alphaQueryExpansion', () => {
+  it('computes the weighted neighbour sum exactly on a small case', () => {
+    // Three unit vectors in 2-D at angles 0, 0.2, 1.5 rad; n = 2, alpha = 1.
+    const ang = [0, 0.2, 1.5];
+    const v = new Float32Array(ang.flatMap((t) => [Math.cos(t), Math.sin(t)]));
+    const out = alphaQueryExpansion(v, 2, { n: 2, alpha: 1 });
+    // Item 0: itself (w 1) + item 1 (w cos 0.2) -> direction of x0 + cos(0.2) x1.
+    const expect0 = [1 + Math.cos(0.2) * Math.cos(0.2), Math.cos(0.2) * Math.sin(0.2)];
+    const len = Math.hypot(...expect0);
+    expect(out[0]).toBeCloseTo(expect0[0] / len, 6);
+    expect(out[1]).toBeCloseTo(expect0[1] / len, 6);
+    // Item 2's nearest other is item 1 (cos 1.3 > cos 1.5).
+    const e2 = [Math.cos(1.5) + Math.cos(1.3) * Math.cos(0.2), Math.sin(1.5) + Math.cos(1.3) * Math.sin(0.2)];
+    const l2n = Math.hypot(...e2);
+    expect(out[4]).toBeCloseTo(e2[0] / l2n, 6);
+    expect(out[5]).toBeCloseTo(e2[1] / l2n, 6);
+    // n = 1 is the identity; given neighbour lists give the same result as computed ones.
+    const id = alphaQueryExpansion(v, 2, { n: 1 });
+    for (let i = 0; i < v.length; i++) expect(id[i]).toBeCloseTo(v[i], 6);
+    expect(alphaQueryExpansion(v, 2, { n: 2, alpha: 1, neighbours: new Int32Array([0, 1, 1, 0, 2, 1]) })).toEqual(out);
+  });
+
+  it('pulls same-cluster points together (seeded), and validates input', () => {
+    const rng = new Rng(11);
+    const d = 16, per = 20;
+    const centres = [rng.fillNormal(new Float32Array(d)), rng.fillNormal(new Float32Array(d))];
+    const v = new Float32Array(2 * per * d);
+    const labels: number[] = [];
+    for (let i = 0; i < 2 * per; i++) {
+      const c = i % 2;
+      labels.push(c);
+      for (let j = 0; j < d; j++) v[i * d + j] = centres[c][j] + 2.5 * rng.normal();
+    }
+    l2NormalizeRows(v, d);
+    const before = retrievalAtK(v, d, labels, 5).precision;
+    const after = retrievalAtK(alphaQueryExpansion(v, d, { n: 4, alpha: 1 }), d, labels, 5).precision;
+    expect(after).toBeGreaterThanOrEqual(before);
+    expect(() => alphaQueryExpansion(v, 7)).toThrow(InvalidParameterError);
+    expect(() => alphaQueryExpansion(v, d, { n: 2, neighbours: new Int32Array(3) })).toThrow(/neighbours/);
   });
 });
