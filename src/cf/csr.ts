@@ -111,6 +111,31 @@ export function spmmRows(a: CsrMatrix, z: Float64Array, l: number, out: Float64A
   }
 }
 
+/**
+ * y += Aᵀ(A Z) restricted to rows [r0, r1) of A, without forming A Z: for each row r, w = a_r · Z (a gather of
+ * Z's rows), then y[j] += a_rj · w (a scatter). `w` is an l-length scratch. Rows are independent, so threads
+ * can each take a range and accumulate into their own `y`.
+ */
+export function gramApplyRows(a: CsrMatrix, z: Float64Array, l: number, y: Float64Array, w: Float64Array, r0 = 0, r1 = a.rows): void {
+  const { indptr, indices, data } = a;
+  for (let r = r0; r < r1; r++) {
+    const ps = indptr[r];
+    const pe = indptr[r + 1];
+    if (ps === pe) continue;
+    w.fill(0);
+    for (let p = ps; p < pe; p++) {
+      const av = data[p];
+      const zo = indices[p] * l;
+      for (let c = 0; c < l; c++) w[c] += av * z[zo + c];
+    }
+    for (let p = ps; p < pe; p++) {
+      const av = data[p];
+      const yo = indices[p] * l;
+      for (let c = 0; c < l; c++) y[yo + c] += av * w[c];
+    }
+  }
+}
+
 /** A · Z for a whole matrix (see {@link spmmRows}). */
 export function spmm(a: CsrMatrix, z: Float64Array, l: number): Float64Array {
   if (z.length !== a.cols * l) throw new InvalidParameterError('z.length', `equal to A.cols × l (${a.cols * l})`, z.length);

@@ -181,6 +181,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
       nIter: this.options.nIter,
       seed: this.options.seed,
       threads: this.options.threads,
+      computeU: false,
       onProgress: opts.onProgress,
     });
     const n = x.cols;

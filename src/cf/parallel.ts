@@ -9,8 +9,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { spmmRows } from './csr.js';
-import { gemmNNRows, syrkUpperAcc } from './dense.js';
+import { gramApplyRows, spmmRows } from './csr.js';
+import { gemmNNRows, gemmTNAcc, syrkUpperAcc } from './dense.js';
 
 /** CSR arrays backed by shared memory. */
 export interface SharedCsr {
@@ -23,13 +23,19 @@ export interface SharedCsr {
 
 type Job =
   | { op: 'spmm'; a: SharedCsr; z: Float64Array; l: number; out: Float64Array; r0: number; r1: number }
+  | { op: 'gramApply'; a: SharedCsr; z: Float64Array; l: number; y: Float64Array; r0: number; r1: number }
   | { op: 'syrk'; z: Float64Array; l: number; r0: number; r1: number; g: Float64Array }
-  | { op: 'trmm'; z: Float64Array; l: number; ri: Float64Array; r0: number; r1: number };
+  | { op: 'trmm'; z: Float64Array; l: number; ri: Float64Array; r0: number; r1: number }
+  | { op: 'gemm'; a: Float64Array; l: number; b: Float64Array; m: number; out: Float64Array; r0: number; r1: number }
+  | { op: 'gemmTN'; a: Float64Array; l: number; b: Float64Array; m: number; r0: number; r1: number; c: Float64Array };
 
 function runJob(job: Job): void {
-  if (job.op === 'spmm') spmmRows(job.a as never, job.z, job.l, job.out, job.r0, job.r1);
+  if (job.op === 'gramApply') gramApplyRows(job.a as never, job.z, job.l, job.y, new Float64Array(job.l), job.r0, job.r1);
+  else if (job.op === 'spmm') spmmRows(job.a as never, job.z, job.l, job.out, job.r0, job.r1);
   else if (job.op === 'syrk') syrkUpperAcc(job.z, job.l, job.r0, job.r1, job.g);
-  else gemmNNRows(job.z, job.l, job.ri, job.l, job.z, job.r0, job.r1, true);
+  else if (job.op === 'trmm') gemmNNRows(job.z, job.l, job.ri, job.l, job.z, job.r0, job.r1, true);
+  else if (job.op === 'gemm') gemmNNRows(job.a, job.l, job.b, job.m, job.out, job.r0, job.r1, false);
+  else gemmTNAcc(job.a, job.l, job.b, job.m, job.r0, job.r1, job.c);
 }
 
 // The kernels' own source text is shipped (their bodies use only their arguments and globals); the dispatcher is
@@ -37,12 +43,17 @@ function runJob(job: Job): void {
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 ${spmmRows.toString()}
+${gramApplyRows.toString()}
 ${syrkUpperAcc.toString()}
 ${gemmNNRows.toString()}
+${gemmTNAcc.toString()}
 function runJob(job) {
-  if (job.op === 'spmm') spmmRows(job.a, job.z, job.l, job.out, job.r0, job.r1);
+  if (job.op === 'gramApply') gramApplyRows(job.a, job.z, job.l, job.y, new Float64Array(job.l), job.r0, job.r1);
+  else if (job.op === 'spmm') spmmRows(job.a, job.z, job.l, job.out, job.r0, job.r1);
   else if (job.op === 'syrk') syrkUpperAcc(job.z, job.l, job.r0, job.r1, job.g);
-  else gemmNNRows(job.z, job.l, job.ri, job.l, job.z, job.r0, job.r1, true);
+  else if (job.op === 'trmm') gemmNNRows(job.z, job.l, job.ri, job.l, job.z, job.r0, job.r1, true);
+  else if (job.op === 'gemm') gemmNNRows(job.a, job.l, job.b, job.m, job.out, job.r0, job.r1, false);
+  else gemmTNAcc(job.a, job.l, job.b, job.m, job.r0, job.r1, job.c);
 }
 parentPort.on('message', (m) => {
   try { runJob(m.job); Atomics.store(m.flag, m.slot, 1); }
@@ -145,6 +156,17 @@ export class ParallelKernels {
     this.pool.run(cuts.slice(0, -1).map((r0, i) => ({ op: 'spmm' as const, a, z, l, out, r0, r1: cuts[i + 1] })));
   }
 
+  /** y = Aᵀ(A Z) without forming A Z; `partials` are per-thread n × l buffers reused across calls. */
+  gramApply(a: SharedCsr, z: Float64Array, l: number, y: Float64Array, partials: Float64Array[]): void {
+    y.fill(0);
+    if (!this.pool || a.rows < 64) { gramApplyRows(a as never, z, l, y, new Float64Array(l), 0, a.rows); return; }
+    const cuts = splitByNnz(a.indptr, a.rows, this.threads);
+    const outs = [y, ...partials.slice(0, this.threads - 1)];
+    for (let i = 1; i < outs.length; i++) outs[i].fill(0);
+    this.pool.run(cuts.slice(0, -1).map((r0, i) => ({ op: 'gramApply' as const, a, z, l, y: outs[i], r0, r1: cuts[i + 1] })));
+    for (let i = 1; i < outs.length; i++) { const p = outs[i]; for (let t = 0; t < y.length; t++) y[t] += p[t]; }
+  }
+
   /** ZᵀZ (upper triangle filled; caller mirrors). */
   syrk(z: Float64Array, n: number, l: number): Float64Array {
     if (!this.pool || n < 256) { const g = new Float64Array(l * l); syrkUpperAcc(z, l, 0, n, g); return g; }
@@ -154,6 +176,27 @@ export class ParallelKernels {
     const g = parts[0];
     for (let i = 1; i < parts.length; i++) for (let t = 0; t < g.length; t++) g[t] += parts[i][t];
     return g;
+  }
+
+  /** A (n × l) · B (l × m). */
+  gemm(a: Float64Array, n: number, l: number, b: Float64Array, m: number): Float64Array {
+    const out = this.pool ? sharedF64(n * m) : new Float64Array(n * m);
+    if (!this.pool || n < 256) { gemmNNRows(a, l, b, m, out, 0, n, false); return out; }
+    const cuts = splitRows(n, this.threads);
+    const bs = shared(b);
+    this.pool.run(cuts.slice(0, -1).map((r0, i) => ({ op: 'gemm' as const, a, l, b: bs, m, out, r0, r1: cuts[i + 1] })));
+    return out;
+  }
+
+  /** Aᵀ B for A (n × l), B (n × m). */
+  gemmTN(a: Float64Array, n: number, l: number, b: Float64Array, m: number): Float64Array {
+    if (!this.pool || n < 256) { const c = new Float64Array(l * m); gemmTNAcc(a, l, b, m, 0, n, c); return c; }
+    const cuts = splitRows(n, this.threads);
+    const parts = cuts.slice(0, -1).map(() => sharedF64(l * m));
+    this.pool.run(cuts.slice(0, -1).map((r0, i) => ({ op: 'gemmTN' as const, a, l, b, m, r0, r1: cuts[i + 1], c: parts[i] })));
+    const c = parts[0];
+    for (let i = 1; i < parts.length; i++) for (let t = 0; t < c.length; t++) c[t] += parts[i][t];
+    return c;
   }
 
   /** Z ← Z · Rinv for an upper-triangular Rinv (in place). */

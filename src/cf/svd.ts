@@ -9,7 +9,7 @@ import { Rng } from '../core/rng.js';
 import type { ProgressCallback } from '../core/types.js';
 import { checkInt } from '../core/validate.js';
 import { CsrMatrix } from './csr.js';
-import { choleskyUpper, gemmNN, gemmTN, invUpper, mirrorUpper, symEig } from './dense.js';
+import { choleskyUpper, invUpper, mirrorUpper, symEig } from './dense.js';
 import { ParallelKernels, defaultThreads, shared, sharedF64, type SharedCsr } from './parallel.js';
 
 /** Options of {@link randomizedSvd}. */
@@ -28,13 +28,15 @@ export interface SvdOptions {
    * synchronous). @default the machine's available parallelism, at most 8
    */
   threads?: number;
+  /** Compute the left singular vectors too (the recommender needs only V and s). @default true */
+  computeU?: boolean;
   /** Called after each power iteration. */
   onProgress?: ProgressCallback;
 }
 
 /** A truncated SVD A ≈ U diag(s) Vᵀ. */
 export interface SvdResult {
-  /** Left singular vectors, rows × k, row-major. */
+  /** Left singular vectors, rows × k, row-major (empty when `computeU` is false). */
   u: Float64Array;
   /** Singular values, descending. */
   s: Float64Array;
@@ -84,41 +86,59 @@ export function randomizedSvd(a: CsrMatrix, k: number, options: SvdOptions = {})
   const z = alloc(n * l);
   rng.fillNormal(z);
   orthonormalize(z, n, l, rng, 2, par);
-  const w = alloc(m * l);
   const y = alloc(n * l);
+  const partials = Array.from({ length: threads - 1 }, () => alloc(n * l));
   const total = nIter + 1;
   for (let t = 0; t < nIter; t++) {
-    par.spmm(sb, z, l, w);
-    par.spmm(sbt, w, l, y);
+    par.gramApply(sb, z, l, y, partials);
     z.set(y);
-    // Intermediate blocks only need to stay well conditioned: one CholeskyQR pass; the last gets two.
-    orthonormalize(z, n, l, rng, t === nIter - 1 ? 2 : 1, par);
+    // Intermediate blocks only need to stay well conditioned, so they are re-orthonormalised every other
+    // iteration with one CholeskyQR pass (conditioning grows by (σ1/σl)² per iteration, far from what float64
+    // Cholesky tolerates); the last block gets two passes. A breakdown falls back to Gram–Schmidt.
+    if (t === nIter - 1) orthonormalize(z, n, l, rng, 2, par);
+    else if ((nIter - 1 - t) % 2 === 0) orthonormalize(z, n, l, rng, 1, par);
+    else normalizeColumns(z, n, l);
     options.onProgress?.({ stage: 'svd', done: t + 1, total });
   }
-  // Rayleigh–Ritz: H = Zᵀ BᵀB Z, eigenvectors E; V = Z E, σ = √λ, U = B V / σ = W E / σ.
-  par.spmm(sb, z, l, w);
-  par.spmm(sbt, w, l, y);
-  const h = gemmTN(z, n, l, y, l);
+  // Rayleigh–Ritz: H = Zᵀ BᵀB Z, eigenvectors E; V = Z E, σ = √λ, U = B V / σ.
+  par.gramApply(sb, z, l, y, partials);
+  const h = par.gemmTN(z, n, l, y, l);
   const { values, vectors } = symEig(h, l);
   const ek = new Float64Array(l * k);
   for (let i = 0; i < l; i++) for (let c = 0; c < k; c++) ek[i * k + c] = vectors[i * l + c];
-  const v = gemmNN(z, n, l, ek, k);
-  const uu = gemmNN(w, m, l, ek, k);
+  const v = par.gemm(z, n, l, ek, k);
+  const computeU = options.computeU ?? true;
+  let uu: Float64Array = new Float64Array(0);
+  if (computeU) {
+    uu = alloc(m * k);
+    par.spmm(sb, v, k, uu);
+  }
   const s = new Float64Array(k);
   for (let c = 0; c < k; c++) {
     const lam = values[c];
     if (!Number.isFinite(lam)) throw new NumericalError('SVD diverged: non-finite Ritz value');
     s[c] = Math.sqrt(Math.max(lam, 0));
   }
-  for (let r = 0; r < m; r++) {
-    for (let c = 0; c < k; c++) uu[r * k + c] = s[c] > 0 ? uu[r * k + c] / s[c] : 0;
+  if (computeU) {
+    for (let r = 0; r < m; r++) {
+      for (let c = 0; c < k; c++) uu[r * k + c] = s[c] > 0 ? uu[r * k + c] / s[c] : 0;
+    }
   }
   options.onProgress?.({ stage: 'svd', done: total, total });
   // In terms of A: when flipped, B = Aᵀ, so A's left vectors are B's right ones.
-  const left = flip ? v : uu;
-  const right = flip ? uu : v;
-  fixSigns(left, a.rows, right, a.cols, k);
-  return { u: left, s, v: right, k, nIter };
+  if (!flip) {
+    fixSigns(uu, computeU ? m : 0, v, n, k);
+    return { u: computeU ? Float64Array.from(uu) : uu, s, v: Float64Array.from(v), k, nIter };
+  }
+  // B = Aᵀ: A's right vectors are B's left ones, U_B = B V / σ (always computed here).
+  let right: Float64Array = uu;
+  if (!computeU) {
+    right = alloc(m * k);
+    par.spmm(sb, v, k, right);
+    for (let r = 0; r < m; r++) for (let c = 0; c < k; c++) right[r * k + c] = s[c] > 0 ? right[r * k + c] / s[c] : 0;
+  }
+  fixSigns(computeU ? v : new Float64Array(0), computeU ? n : 0, right, m, k);
+  return { u: computeU ? Float64Array.from(v) : new Float64Array(0), s, v: Float64Array.from(right), k, nIter };
 }
 
 /** Make the largest-magnitude entry of each column of `right` positive, flipping `left` to match. */
@@ -151,6 +171,14 @@ export function orthonormalize(z: Float64Array, n: number, l: number, rng: Rng, 
     if (!r) { gramSchmidt(z, n, l, rng); return; }
     par.trmm(z, n, l, invUpper(r, l));
   }
+}
+
+/** Scale each column to unit norm (keeps magnitudes bounded between re-orthonormalisations). */
+function normalizeColumns(z: Float64Array, n: number, l: number): void {
+  const norms = new Float64Array(l);
+  for (let i = 0; i < n; i++) for (let c = 0; c < l; c++) norms[c] += z[i * l + c] * z[i * l + c];
+  for (let c = 0; c < l; c++) norms[c] = norms[c] > 0 ? 1 / Math.sqrt(norms[c]) : 1;
+  for (let i = 0; i < n; i++) for (let c = 0; c < l; c++) z[i * l + c] *= norms[c];
 }
 
 function shareCsr(a: CsrMatrix): SharedCsr {

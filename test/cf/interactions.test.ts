@@ -107,3 +107,16 @@ describe('interactions', () => {
     await expect(readSequenceFile(path.join(dir, 'missing.txt'))).rejects.toThrow(FileFormatError);
   });
 });
+
+describe('syntheticInteractions', () => {
+  it('is deterministic per seed, uses the seed type weights, and validates options', () => {
+    const a = syntheticInteractions({ users: 100, items: 50, events: 1000, seed: 3 });
+    const b = syntheticInteractions({ users: 100, items: 50, events: 1000, seed: 3 });
+    const c = syntheticInteractions({ users: 100, items: 50, events: 1000, seed: 4 });
+    expect(Array.from(a.item)).toEqual(Array.from(b.item));
+    expect(Array.from(a.item)).not.toEqual(Array.from(c.item));
+    expect(new Set(a.weight)).toEqual(new Set([1, 2, 3, 5]));
+    expect(() => syntheticInteractions({ users: 1 })).toThrow(/users/);
+    expect(() => syntheticInteractions({ typeMix: { poke: 1 } })).toThrow(/typeMix.poke/);
+  });
+});

@@ -97,5 +97,13 @@ describe('randomizedSvd threads', () => {
     for (let c = 0; c < 16; c++) expect(b.s[c]).toBeCloseTo(a.s[c], 9);
     for (let i = 0; i < a.v.length; i += 97) expect(b.v[i]).toBeCloseTo(a.v[i], 7);
     expect(() => randomizedSvd(X.csr, 4, { threads: 0 })).toThrow(/threads/);
+    // Without U, V and s are unchanged, for tall and wide matrices alike.
+    for (const m of [X.csr, X.csr.transpose()]) {
+      const full = randomizedSvd(m, 8, { seed: 1 });
+      const noU = randomizedSvd(m, 8, { seed: 1, computeU: false });
+      expect(noU.u.length).toBe(0);
+      expect(Array.from(noU.s)).toEqual(Array.from(full.s));
+      expect(Array.from(noU.v)).toEqual(Array.from(full.v));
+    }
   });
 });
