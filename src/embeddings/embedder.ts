@@ -574,7 +574,11 @@ export async function loadEmbedder(options: LoadEmbedderOptions = {}): Promise<E
     if (!fallbackEligible || !(e instanceof ModelLoadError)) throw e;
     fallback = { requested, reason: e.message };
     const fo: LoadEmbedderOptions = { ...o, model: FALLBACK_MODEL, featureLayer: undefined, pooling: undefined, preprocessing: undefined };
-    resolved = await resolveModel(fo, cacheDir, false, timeoutMs);
+    try {
+      resolved = await resolveModel(fo, cacheDir, false, timeoutMs);
+    } catch (fe) {
+      throw new ModelLoadError(requested, `${e.message}; the fallback ${FALLBACK_MODEL} could not be loaded either (${(fe as Error).message})`, { cause: fe });
+    }
     built = await (async () => {
       const reg = resolved.reg!;
       const pre = resolvePreprocessing({}, { size: reg.size, normalization: reg.normalization });
