@@ -10,7 +10,7 @@ import { readContainer, requireSection, writeContainer } from '../core/container
 import { resolveFilter, type LabelFilter } from './filter.js';
 import { TopK } from './heap.js';
 import type { BatchSearchOptions, SearchOptions, SearchResult, VectorIndex } from './types.js';
-import { checkItems, checkK, checkQuery, checkQueryBatch, dot, normalized, similarityOf, sqL2 } from './vectors.js';
+import { checkItems, checkK, checkQuery, checkQueryBatch, dot, normalized, sqL2, toSearchResult } from './vectors.js';
 
 const KIND = 'pinrec.ann.exact';
 const VERSION = 1;
@@ -168,15 +168,7 @@ export class ExactIndex<I extends Id = Id> implements VectorIndex<I> {
   }
 
   private result(labels: Int32Array, distances: Float64Array): SearchResult<I> {
-    const n = labels.length;
-    const ids = new Array<I>(n);
-    const dist = new Float32Array(n), sim = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      ids[i] = this.ids.id(labels[i]);
-      dist[i] = distances[i];
-      sim[i] = similarityOf(this.metric, distances[i]);
-    }
-    return { ids, distances: dist, similarities: sim };
+    return toSearchResult(this.ids, this.metric, labels, distances);
   }
 
   /**

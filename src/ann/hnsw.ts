@@ -17,7 +17,7 @@ import { TopK } from './heap.js';
 import { SearchPool } from './pool.js';
 import { checkGraphBytes } from './graphfile.js';
 import type { BatchSearchOptions, SearchOptions, SearchResult, VectorIndex } from './types.js';
-import { checkItems, checkK, checkQuery, checkQueryBatch, dot, normalized, similarityOf, sqL2 } from './vectors.js';
+import { checkItems, checkK, checkQuery, checkQueryBatch, dot, normalized, sqL2, toSearchResult } from './vectors.js';
 
 const { HierarchicalNSW } = hnswlib;
 type Native = InstanceType<typeof HierarchicalNSW>;
@@ -262,15 +262,7 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
   }
 
   private toResult(labels: ArrayLike<number>, distances: ArrayLike<number>): SearchResult<I> {
-    const n = labels.length;
-    const ids = new Array<I>(n);
-    const dist = new Float32Array(n), sim = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      ids[i] = this.ids.id(labels[i]);
-      dist[i] = distances[i];
-      sim[i] = similarityOf(this.metric, distances[i]);
-    }
-    return { ids, distances: dist, similarities: sim };
+    return toSearchResult(this.ids, this.metric, labels, distances);
   }
 
   /**

@@ -2,9 +2,10 @@
  * Validation and conversion of vectors, batches and `k` at the public boundary of every index.
  */
 import { DimensionMismatchError, InvalidParameterError } from '../core/errors.js';
-import { checkIdType } from '../core/ids.js';
+import { checkIdType, type IdMap } from '../core/ids.js';
 import type { Id, Metric } from '../core/types.js';
 import { EmptyIndexError } from './errors.js';
+import type { SearchResult } from './types.js';
 
 /** A single vector as a `Float32Array` (no copy when it already is one). */
 export function toFloat32(name: string, v: unknown): Float32Array {
@@ -132,4 +133,17 @@ export function normalized(v: Float32Array): Float32Array {
 /** Similarity reported next to a distance: `1 - d` for cosine and ip, `-d` for l2 (squared Euclidean). */
 export function similarityOf(metric: Metric, distance: number): number {
   return metric === 'l2' ? -distance : 1 - distance;
+}
+
+/** Turn labels and distances (best first) into a result in the caller's ids, with similarities. */
+export function toSearchResult<I extends Id>(ids: IdMap<I>, metric: Metric, labels: ArrayLike<number>, distances: ArrayLike<number>): SearchResult<I> {
+  const n = labels.length;
+  const out = new Array<I>(n);
+  const dist = new Float32Array(n), sim = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = ids.id(labels[i]);
+    dist[i] = distances[i];
+    sim[i] = similarityOf(metric, distances[i]);
+  }
+  return { ids: out, distances: dist, similarities: sim };
 }
