@@ -2,7 +2,7 @@
  * Collaborative-filtering benchmark.
  *
  *   npm run bench -- cf [--data FILE --format seq|ratings-csv|arrow] [--factors 64,128] [--scoring ease,puresvd]
- *                       [--lambda 200] [--max-users N] [--json] [--out FILE] [--quick]
+ *                       [--lambda auto,200] [--max-users N] [--json] [--out FILE] [--quick]
  *   npm run bench -- cf --synthetic [--nnz 1000000,5000000,20000000] [--factors 64]     fit time + memory curve
  *   npm run bench -- cf --anchor [--data FILE | --synthetic-matrix] --factors 64,100      side by side with sklearn/scipy
  *   npm run bench -- cf --latency [--items 1000000] [--factors 64]                         recommend latency, 1M pins
@@ -64,7 +64,7 @@ async function quality(args: Args): Promise<void> {
   const format = str(args, 'format') ?? (file.endsWith('.csv') ? 'ratings-csv' : file.endsWith('.arrow') ? 'arrow' : 'seq');
   const factorsList = nums(args, 'factors', quick ? [32] : [64, 128, 256]);
   const scorings = (str(args, 'scoring') ?? 'puresvd,ease').split(',') as Scoring[];
-  const lambdas = nums(args, 'lambda', [200]);
+  const lambdas: (number | 'auto')[] = (str(args, 'lambda') ?? 'auto').split(',').map((x) => (x === 'auto' ? 'auto' : Number(x)));
   const maxUsers = args['max-users'] !== undefined ? num(args, 'max-users', 0) : quick ? 1500 : undefined;
   const nIter = args['n-iter'] !== undefined ? num(args, 'n-iter', 5) : 'auto';
   let t0 = performance.now();
@@ -76,16 +76,16 @@ async function quality(args: Args): Promise<void> {
   const rows: Record<string, unknown>[] = [];
   for (const factors of factorsList) {
     for (const scoring of scorings) {
-      for (const lambda of scoring === 'ease' ? lambdas : [0]) {
+      for (const lambda of scoring === 'ease' ? lambdas : (['auto'] as const)) {
         t0 = performance.now();
-        const model = new SvdRecommender({ factors, scoring, lambda: lambda || 200, nIter: nIter as number | 'auto' }).fit(X);
+        const model = new SvdRecommender({ factors, scoring, lambda, nIter: nIter as number | 'auto' }).fit(X);
         const fitSeconds = since(t0);
         t0 = performance.now();
         const m = evaluate(model, split, { k: 10, maxUsers });
         const evalSeconds = since(t0);
         rows.push({
           dataset: path.basename(file), users: X.nUsers, items: X.nItems, nnz: X.nnz, factors, scoring,
-          lambda: scoring === 'ease' ? lambda : undefined, fitSeconds, evalSeconds, evalUsers: m.users,
+          lambda: scoring === 'ease' ? (lambda === 'auto' ? `auto=${model.lambda.toFixed(0)}` : lambda) : undefined, fitSeconds, evalSeconds, evalUsers: m.users,
           hr10: m.hr, ndcg10: m.ndcg, mrr: m.mrr, coverage10: m.coverage, peakRssMb: peakRssMb(),
         });
         if (!args.json) printTable([rows[rows.length - 1]]);

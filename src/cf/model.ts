@@ -35,8 +35,13 @@ export interface SvdRecommenderOptions {
   factors?: number;
   /** Scoring rule (see the class doc). @default 'ease' */
   scoring?: Scoring;
-  /** EASE's L2 regularisation λ (only for `'ease'`). @default 200 */
-  lambda?: number;
+  /**
+   * EASE's L2 regularisation λ (only for `'ease'`). `'auto'` sets λ = 3·σ²_{k+1} (three times the largest
+   * eigenvalue of XᵀX left out of the factors): scale-free, so it suits weighted as well as binary data, and it
+   * keeps the first-order expansion convergent (it needs σ²_{k+1} < λ). A number is used as given.
+   * @default 'auto'
+   */
+  lambda?: number | 'auto';
   /** Oversampling of the randomized SVD. @default 10 */
   oversample?: number;
   /** Power iterations of the randomized SVD (`'auto'`: scikit-learn's rule). @default 'auto' */
@@ -96,6 +101,8 @@ interface FittedState {
   g?: CsrMatrix;
   /** Summed weight per item (popularity fallback). */
   popularity: Float64Array;
+  /** The λ the 'ease' scoring used (0 for puresvd). */
+  lambdaUsed: number;
   /** Norms of V·diag(s) rows, for similarItems. */
   itemNorm: Float32Array;
 }
@@ -124,7 +131,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
     this.options = {
       factors: checkInt('factors', o.factors ?? 64, 1),
       scoring: checkOneOf('scoring', o.scoring ?? 'ease', ['ease', 'puresvd'] as const),
-      lambda: checkNumber('lambda', o.lambda ?? 200, Number.MIN_VALUE),
+      lambda: o.lambda === undefined || o.lambda === 'auto' ? 'auto' : checkNumber('lambda', o.lambda, Number.MIN_VALUE),
       oversample: checkInt('oversample', o.oversample ?? 10, 0),
       nIter: o.nIter === undefined || o.nIter === 'auto' ? 'auto' : checkInt('nIter', o.nIter, 0, 1000),
       seed: checkNumber('seed', o.seed ?? 0),
@@ -147,6 +154,11 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
   /** Singular values, descending. */
   get singularValues(): Float64Array {
     return this.fitted_().s.slice();
+  }
+
+  /** The λ the `'ease'` scoring used after resolving `'auto'` (0 for `'puresvd'`). */
+  get lambda(): number {
+    return this.fitted_().lambdaUsed;
   }
 
   /** Number of users and pins known to the model. */
@@ -192,7 +204,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
     if (this.options.scoring === 'puresvd') {
       for (let j = 0; j < n; j++) for (let f = 0; f < k; f++) wt[f * n + j] = svd.v[j * k + f];
     } else {
-      const lam = this.options.lambda;
+      const lam = this.options.lambda === 'auto' ? autoLambda(svd.ritz, k) : this.options.lambda;
       const d = new Float64Array(k);
       const e = new Float64Array(k);
       for (let f = 0; f < k; f++) {
@@ -220,7 +232,8 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
       itemNorm[j] = Math.sqrt(q);
     }
     const popularity = x.colSums();
-    this.state = { users: matrix.users, items: matrix.items, x, k, s: svd.s, v, wt, itemScale, g, popularity, itemNorm };
+    const lambdaUsed = this.options.scoring === 'ease' ? (this.options.lambda === 'auto' ? autoLambda(svd.ritz, k) : this.options.lambda) : 0;
+    this.state = { users: matrix.users, items: matrix.items, x, k, s: svd.s, v, wt, itemScale, g, popularity, itemNorm, lambdaUsed };
     return this;
   }
 
@@ -467,7 +480,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
       sections.gData = st.g.data;
       sections.itemScale = st.itemScale;
     }
-    const meta = { options: this.options, k: st.k, nUsers: st.users.size, nItems: st.items.size };
+    const meta = { options: this.options, k: st.k, nUsers: st.users.size, nItems: st.items.size, lambdaUsed: st.lambdaUsed };
     await writeContainer(path, KIND, VERSION, meta, sections);
   }
 
@@ -477,7 +490,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
    * @throws FileFormatError when the file is missing, truncated, altered, of another kind or version.
    */
   static async load<U extends Id = Id, I extends Id = Id>(path: string): Promise<SvdRecommender<U, I>> {
-    const c = await readContainer<{ options: SvdRecommenderOptions; k: number; nUsers: number; nItems: number }>(path, KIND);
+    const c = await readContainer<{ options: SvdRecommenderOptions; k: number; nUsers: number; nItems: number; lambdaUsed?: number }>(path, KIND);
     if (c.version !== VERSION) throw new FileFormatError(path, `unsupported svd-recommender version ${c.version} (this build reads ${VERSION})`);
     const meta = c.meta;
     let model: SvdRecommender<U, I>;
@@ -511,6 +524,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
       users, items, x, k, s, v, wt, g, itemScale,
       popularity: sec('popularity', Float64Array),
       itemNorm: sec('itemNorm', Float32Array),
+      lambdaUsed: typeof meta.lambdaUsed === 'number' ? meta.lambdaUsed : 0,
     };
     return model;
   }
@@ -577,6 +591,12 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
     if (!this.state) throw new NotFittedError('SvdRecommender');
     return this.state;
   }
+}
+
+/** λ = 3·σ²_{k+1}, from the Ritz estimate of the first singular value left out (σ_k when none is left). */
+function autoLambda(ritz: Float64Array, k: number): number {
+  const next = ritz.length > k ? ritz[k] : ritz[k - 1];
+  return Math.max(3 * next * next, Number.MIN_VALUE * 1e10, 1e-12);
 }
 
 function isNewUser<I extends Id>(u: unknown): u is NewUser<I> {

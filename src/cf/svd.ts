@@ -45,6 +45,11 @@ export interface SvdResult {
   k: number;
   /** Power iterations run. */
   nIter: number;
+  /**
+   * All k + oversample Ritz estimates of the singular values, descending; entry k estimates σ_{k+1}, the
+   * largest singular value left out.
+   */
+  ritz: Float64Array;
 }
 
 /**
@@ -113,6 +118,8 @@ export function randomizedSvd(a: CsrMatrix, k: number, options: SvdOptions = {})
     uu = alloc(m * k);
     par.spmm(sb, v, k, uu);
   }
+  const ritz = new Float64Array(l);
+  for (let c = 0; c < l; c++) ritz[c] = Math.sqrt(Math.max(values[c], 0));
   const s = new Float64Array(k);
   for (let c = 0; c < k; c++) {
     const lam = values[c];
@@ -128,7 +135,7 @@ export function randomizedSvd(a: CsrMatrix, k: number, options: SvdOptions = {})
   // In terms of A: when flipped, B = Aᵀ, so A's left vectors are B's right ones.
   if (!flip) {
     fixSigns(uu, computeU ? m : 0, v, n, k);
-    return { u: computeU ? Float64Array.from(uu) : uu, s, v: Float64Array.from(v), k, nIter };
+    return { u: computeU ? Float64Array.from(uu) : uu, s, v: Float64Array.from(v), k, nIter, ritz };
   }
   // B = Aᵀ: A's right vectors are B's left ones, U_B = B V / σ (always computed here).
   let right: Float64Array = uu;
@@ -138,7 +145,7 @@ export function randomizedSvd(a: CsrMatrix, k: number, options: SvdOptions = {})
     for (let r = 0; r < m; r++) for (let c = 0; c < k; c++) right[r * k + c] = s[c] > 0 ? right[r * k + c] / s[c] : 0;
   }
   fixSigns(computeU ? v : new Float64Array(0), computeU ? n : 0, right, m, k);
-  return { u: computeU ? Float64Array.from(v) : new Float64Array(0), s, v: Float64Array.from(right), k, nIter };
+  return { u: computeU ? Float64Array.from(v) : new Float64Array(0), s, v: Float64Array.from(right), k, nIter, ritz };
 }
 
 /** Make the largest-magnitude entry of each column of `right` positive, flipping `left` to match. */

@@ -225,3 +225,19 @@ describe('evaluation', () => {
     expect(sampled.hr).toBeGreaterThan(mModel.hr);
   });
 });
+
+describe("SvdRecommender lambda: 'auto'", () => {
+  it('is scale-free: multiplying every weight leaves the ranking unchanged', () => {
+    const log = syntheticInteractions({ users: 400, items: 150, events: 8000, seed: 12 });
+    const X = log.toMatrix();
+    const scaled = interactionsFromColumns({
+      users: Array.from(log.user, (u) => log.users.id(u)), items: Array.from(log.item, (i) => log.items.id(i)),
+      weights: Array.from(log.weight, (w) => w * 37),
+    }).toMatrix();
+    const a = new SvdRecommender<number, number>({ factors: 12 }).fit(X);
+    const b = new SvdRecommender<number, number>({ factors: 12 }).fit(scaled);
+    expect(b.lambda / a.lambda).toBeCloseTo(37 * 37, 0);
+    for (const u of [0, 7, 99]) expect(b.recommend(X.users.id(u), { n: 10 }).ids).toEqual(a.recommend(X.users.id(u), { n: 10 }).ids);
+    expect(new SvdRecommender({ factors: 12, scoring: 'puresvd' }).fit(X).lambda).toBe(0);
+  });
+});
