@@ -6,7 +6,7 @@ import { PinrecError } from '../core/errors.js';
  *
  * @example
  * try { new ExactIndex({ metric: 'l2', dim: 2 }).search([0, 0], 1); }
- * catch (e) { if (e instanceof EmptyIndexError) console.log(e.code); } // 'EMPTY_INDEX'
+ * catch (e) { if (e instanceof EmptyIndexError) report(e.code); } // e.code === 'EMPTY_INDEX'
  */
 export class EmptyIndexError extends PinrecError {
   constructor(what: string) {

@@ -12,7 +12,7 @@ export type ImageErrorKind = 'read' | 'fetch' | 'too-large' | 'decode' | 'input'
  *
  * @example
  * try { await embedder.embed('broken.jpg'); }
- * catch (e) { if (e instanceof ImageDecodeError) console.log(e.source, e.kind); }
+ * catch (e) { if (e instanceof ImageDecodeError) report(e.source, e.kind); }
  */
 export class ImageDecodeError extends PinrecError {
   /** The input that failed (path, URL or a short description). */
@@ -32,7 +32,7 @@ export class ImageDecodeError extends PinrecError {
  *
  * @example
  * try { await loadEmbedder({ modelDir: '/nope' }); }
- * catch (e) { if (e instanceof ModelLoadError) console.log(e.source); }
+ * catch (e) { if (e instanceof ModelLoadError) report(e.source); }
  */
 export class ModelLoadError extends PinrecError {
   /** The model folder, URL or name that failed. */
