@@ -130,16 +130,23 @@ export class ExactIndex<I extends Id = Id> implements VectorIndex<I> {
 
   /**
    * Exact k nearest live items, best first. With a filter, returns min(k, allowed items) results.
-   * @throws EmptyIndexError, InvalidParameterError (k, query, filter), DimensionMismatchError
+   * @throws InvalidParameterError (k, query, filter), DimensionMismatchError
    * @example
    * const { ids, similarities } = index.search(q, 10, { filter: { deny: ['seen'] } });
    */
   search(query: Float32Array | readonly number[], k: number, options: SearchOptions<I> = {}): SearchResult<I> {
-    checkK(k, this.live, 'ExactIndex');
+    const want = checkK(k, this.live);
     let q = checkQuery('query', query, this.dim, this.metric);
     if (this.metric === 'cosine') q = normalized(q);
     const f = resolveFilter(options.filter, this.ids, (l) => this.deleted[l] === 0, this.live);
-    return this.scan(q, k, f);
+    const res = this.scan(q, want, f);
+    res.requested = k;
+    return res;
+  }
+
+  /** The stored vector of `id`, or `undefined` when it is absent or deleted. @example index.tryGetVector('a') */
+  tryGetVector(id: I): Float32Array | undefined {
+    return this.has(id) ? this.getVector(id) : undefined;
   }
 
   /** Exact scan; `f` null means no filter. */
@@ -176,14 +183,16 @@ export class ExactIndex<I extends Id = Id> implements VectorIndex<I> {
    * @example const results = await index.searchBatch(queries, 10);
    */
   async searchBatch(queries: Float32Array, k: number, options: BatchSearchOptions<I> = {}): Promise<SearchResult<I>[]> {
-    checkK(k, this.live, 'ExactIndex');
+    const want = checkK(k, this.live);
     const { data, rows } = checkQueryBatch('queries', queries, this.dim, this.metric);
     const f = resolveFilter(options.filter, this.ids, (l) => this.deleted[l] === 0, this.live);
     const out: SearchResult<I>[] = [];
     for (let r = 0; r < rows; r++) {
       let q = data.subarray(r * this.dim, (r + 1) * this.dim);
       if (this.metric === 'cosine') q = normalized(q);
-      out.push(this.scan(q, k, f));
+      const res = this.scan(q, want, f);
+      res.requested = k;
+      out.push(res);
     }
     return out;
   }

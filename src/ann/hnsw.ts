@@ -201,18 +201,25 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
    * results: when the graph search comes back short it is retried with a 4× larger `ef` (and, as a last
    * resort, scored exactly), and allow-sets smaller than `2·ef` and `4·size/dim` are scored exactly.
    * @param query  a vector of length `dim`
-   * @param k      number of neighbours, an integer in [1, size]
+   * @param k      number of neighbours, an integer >= 1 (fewer come back when fewer items exist; `requested` keeps k)
    * @param options `filter` and a per-search `ef`
-   * @throws EmptyIndexError, InvalidParameterError (k, query, filter, ef), DimensionMismatchError
+   * @throws InvalidParameterError (k, query, filter, ef), DimensionMismatchError
    * @example
    * const { ids, similarities } = index.search(userFactors, 20, { filter: { deny: seenPins } });
    */
   search(query: Float32Array | readonly number[], k: number, options: SearchOptions<I> = {}): SearchResult<I> {
-    checkK(k, this.live, 'HnswIndex');
+    const want = checkK(k, this.live);
     const q = checkQuery('query', query, this.dim, this.metric);
     const ef = options.ef === undefined ? this.efValue : checkInt('ef', options.ef, 1, 1 << 20);
     const f = resolveFilter(options.filter, this.ids, (l) => this.deleted[l] === 0, this.live);
-    return this.searchChecked(q, k, Math.max(ef, k), f);
+    const res = want === 0 ? this.toResult([], []) : this.searchChecked(q, want, Math.max(ef, want), f);
+    res.requested = k;
+    return res;
+  }
+
+  /** The stored vector of `id`, or `undefined` when it is absent or deleted. @example index.tryGetVector('pin:9') */
+  tryGetVector(id: I): Float32Array | undefined {
+    return this.has(id) ? this.getVector(id) : undefined;
   }
 
   private searchChecked(q: Float32Array, k: number, ef: number, f: LabelFilter | null): SearchResult<I> {
@@ -274,9 +281,16 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
    * @example
    * const results = await index.searchBatch(queries, 10, { threads: 2 });
    */
-  async searchBatch(queries: Float32Array, k: number, options: BatchSearchOptions<I> = {}): Promise<SearchResult<I>[]> {
-    checkK(k, this.live, 'HnswIndex');
+  async searchBatch(queries: Float32Array, kAsked: number, options: BatchSearchOptions<I> = {}): Promise<SearchResult<I>[]> {
+    const k = checkK(kAsked, this.live);
     const { data, rows } = checkQueryBatch('queries', queries, this.dim, this.metric);
+    if (k === 0) return Array.from({ length: rows }, () => ({ ...this.toResult([], []), requested: kAsked }));
+    const out = await this.searchBatchChecked(data, rows, k, options);
+    for (const r of out) r.requested = kAsked;
+    return out;
+  }
+
+  private async searchBatchChecked(data: Float32Array, rows: number, k: number, options: BatchSearchOptions<I>): Promise<SearchResult<I>[]> {
     const ef = Math.max(k, options.ef === undefined ? this.efValue : checkInt('ef', options.ef, 1, 1 << 20));
     const threads = options.threads === undefined ? availableParallelism() : checkInt('threads', options.threads, 1, 256);
     const f = resolveFilter(options.filter, this.ids, (l) => this.deleted[l] === 0, this.live);

@@ -4,7 +4,6 @@
 import { DimensionMismatchError, InvalidParameterError } from '../core/errors.js';
 import { checkIdType, type IdMap } from '../core/ids.js';
 import type { Id, Metric } from '../core/types.js';
-import { EmptyIndexError } from './errors.js';
 import type { SearchResult } from './types.js';
 
 /** A single vector as a `Float32Array` (no copy when it already is one). */
@@ -82,13 +81,15 @@ export function checkItems<I extends Id>(ids: I | readonly I[], vectors: unknown
   return { ids: list, data };
 }
 
-/** Check `k` against the number of live items (throws {@link EmptyIndexError} when there are none). */
-export function checkK(k: unknown, size: number, what: string): number {
-  if (size === 0) throw new EmptyIndexError(what);
-  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > size) {
-    throw new InvalidParameterError('k', `an integer in [1, ${size}] (the number of items in the index)`, k);
+/**
+ * Validate `k` (an integer >= 1) and return how many results a search can give: `min(k, size)`. Asking for
+ * more neighbours than the index holds is not an error — the result is shorter and its `requested` says so.
+ */
+export function checkK(k: unknown, size: number): number {
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {
+    throw new InvalidParameterError('k', 'an integer >= 1', k);
   }
-  return k;
+  return Math.min(k, size);
 }
 
 /** Dot product of two rows. */
@@ -136,7 +137,7 @@ export function similarityOf(metric: Metric, distance: number): number {
 }
 
 /** Turn labels and distances (best first) into a result in the caller's ids, with similarities. */
-export function toSearchResult<I extends Id>(ids: IdMap<I>, metric: Metric, labels: ArrayLike<number>, distances: ArrayLike<number>): SearchResult<I> {
+export function toSearchResult<I extends Id>(ids: IdMap<I>, metric: Metric, labels: ArrayLike<number>, distances: ArrayLike<number>, requested = labels.length): SearchResult<I> {
   const n = labels.length;
   const out = new Array<I>(n);
   const dist = new Float32Array(n), sim = new Float32Array(n);
@@ -145,5 +146,5 @@ export function toSearchResult<I extends Id>(ids: IdMap<I>, metric: Metric, labe
     dist[i] = distances[i];
     sim[i] = similarityOf(metric, distances[i]);
   }
-  return { ids: out, distances: dist, similarities: sim };
+  return { ids: out, distances: dist, similarities: sim, scores: sim, requested };
 }

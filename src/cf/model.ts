@@ -20,7 +20,8 @@ import { IdMap, checkIdType } from '../core/ids.js';
 import { readContainer, requireSection, writeContainer } from '../core/container.js';
 import { topK } from '../core/topk.js';
 import type { Id, ProgressCallback, Ranked } from '../core/types.js';
-import { checkInt, checkNumber, checkOneOf } from '../core/validate.js';
+import type { NewUser, RecommendOptions, Recommender } from '../core/interfaces.js';
+import { checkInt, checkNumber, checkOneOf, weightTable } from '../core/validate.js';
 import { CsrMatrix, gram } from './csr.js';
 import { DEFAULT_WEIGHTS, InteractionMatrix } from './interactions.js';
 import { randomizedSvd } from './svd.js';
@@ -56,34 +57,7 @@ export interface SvdRecommenderOptions {
   typeWeights?: Readonly<Record<string, number>>;
 }
 
-/** Options of {@link SvdRecommender.recommend}. */
-export interface RecommendOptions<I extends Id = Id> {
-  /** Number of pins to return. @default 10 */
-  n?: number;
-  /** Exclude pins the user already interacted with. @default true */
-  filterSeen?: boolean;
-  /** Pins never to return. */
-  filterItems?: Iterable<I>;
-  /** When given, only these pins may be returned. */
-  allowItems?: Iterable<I>;
-  /**
-   * What to do for a user id the model does not know: `'error'` throws {@link UnknownIdError};
-   * `'popular'` returns the most popular pins (by summed interaction weight). The same rule applies to a user
-   * with no interactions on known pins (an empty fold-in, or a user whose only event was held out).
-   * @default 'error'
-   */
-  fallback?: 'error' | 'popular';
-}
-
-/** A user who was not in the training data, given by their raw interactions (fold-in). */
-export interface NewUser<I extends Id = Id> {
-  /** Pins the user interacted with. Pins unknown to the model are ignored. */
-  items: readonly I[];
-  /** Weight of each interaction (default 1 each). */
-  weights?: readonly number[];
-  /** Interaction type of each interaction (instead of weights), weighed by `typeWeights`. */
-  types?: readonly string[];
-}
+export type { NewUser, RecommendOptions };
 
 interface FittedState {
   users: IdMap;
@@ -121,10 +95,14 @@ const VERSION = 1;
  * const { ids, scores } = model.recommend('alice', { n: 10 });
  * const forNewUser = model.recommend({ items: ['p1', 'p7'], types: ['repin', 'click'] });
  */
-export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
+export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Recommender<U, I, InteractionMatrix<U, I>> {
   /** The options as given (with defaults filled in). */
   readonly options: Required<Omit<SvdRecommenderOptions, 'typeWeights'>> & { typeWeights: Readonly<Record<string, number>> };
   private state?: FittedState;
+  /** Interaction type → weight for fold-in (a Map: user-supplied type names never reach Object.prototype). */
+  private readonly typeWeightMap: Map<string, number>;
+  /** Reused float64 buffer for the sparse co-occurrence term of the candidate-restricted path. */
+  private sparseScratch?: Float64Array;
 
   constructor(options: SvdRecommenderOptions = {}) {
     const o = options ?? {};
@@ -139,6 +117,8 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
       gramMaxNnz: checkInt('gramMaxNnz', o.gramMaxNnz ?? 400_000_000, 1),
       typeWeights: o.typeWeights ?? DEFAULT_WEIGHTS,
     };
+    this.typeWeightMap = weightTable('typeWeights', this.options.typeWeights);
+    this.options.typeWeights = Object.freeze(Object.fromEntries(this.typeWeightMap));
   }
 
   /** Whether `fit` or `load` has run. */
@@ -239,7 +219,9 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
 
   /**
    * Top-`n` pins for a known user (by id) or a new user (by raw interactions, folded in without refitting).
-   * Results are in the caller's pin ids, best first, ties broken by pin index.
+   * Results are in the caller's pin ids, best first, ties broken by pin index; `requested` is `n` (fewer come
+   * back when fewer pins pass the filters). With a small `allowItems` set only those pins are scored (the
+   * second stage of a two-stage feed: same scores as full ranking, O(|allowItems|·k) instead of O(pins·k)).
    *
    * @throws UnknownIdError for an unknown user id (unless `fallback: 'popular'`).
    * @example
@@ -247,44 +229,91 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
    * model.recommend({ items: ['p1', 'p2'] }, { n: 5 });
    */
   recommend(user: U | NewUser<I>, options: RecommendOptions<I> = {}): Ranked<I> {
-    const st = this.fitted_();
-    const n = checkInt('n', options.n ?? 10, 1);
-    const filterSeen = options.filterSeen ?? true;
-    if (typeof filterSeen !== 'boolean') throw new InvalidParameterError('filterSeen', 'a boolean', filterSeen);
-    const fallback = checkOneOf('fallback', options.fallback ?? 'error', ['error', 'popular'] as const);
-    let row: { idx: Int32Array; val: Float32Array } | undefined;
-    if (isNewUser(user)) {
-      row = this.foldInRow(user);
-    } else {
-      checkIdType('user', user);
-      const u = st.users.get(user as U);
-      if (u >= 0) row = rowOf(st.x, u);
-      else if (fallback === 'error') throw new UnknownIdError('user', user, 'user');
-    }
-    if (row && row.idx.length === 0 && fallback === 'error') {
-      throw new InvalidParameterError('user', "a user with at least one interaction on a known pin (or fallback: 'popular')", isNewUser(user) ? `new user with ${user.items.length} known-pin interactions` : user);
-    }
-    const scores = new Float32Array(st.items.size);
-    if (row && row.idx.length > 0) this.scoreRow(row.idx, row.val, scores);
-    else for (let j = 0; j < scores.length; j++) scores[j] = st.popularity[j];
-    this.applyFilters(scores, row, filterSeen, options);
-    return this.ranked(topK(scores, n), scores);
+    return this.recommendBatch([user], options)[0];
   }
 
   /**
-   * {@link recommend} for many users; the result at position i equals `recommend(users[i], options)`.
+   * {@link recommend} for many users; the result at position i equals `recommend(users[i], options)` (both
+   * run the same blocked kernel, which streams the item factors once per block of users instead of once per
+   * user).
    *
    * @example
    * const lists = model.recommendBatch(['alice', 'bob'], { n: 10 });
    */
   recommendBatch(users: readonly (U | NewUser<I>)[], options: RecommendOptions<I> = {}): Ranked<I>[] {
+    const st = this.fitted_();
     if (!Array.isArray(users)) throw new InvalidParameterError('users', 'an array of user ids or new users', users);
-    return users.map((u) => this.recommend(u, options));
+    const o = options ?? {};
+    const n = checkInt('n', o.n ?? 10, 1);
+    const filterSeen = o.filterSeen ?? true;
+    if (typeof filterSeen !== 'boolean') throw new InvalidParameterError('filterSeen', 'a boolean', filterSeen);
+    const fallback = checkOneOf('fallback', o.fallback ?? 'error', ['error', 'popular'] as const);
+    const nItems = st.items.size;
+    const denied = o.filterItems === undefined ? null : this.denseIds('filterItems', o.filterItems);
+    const allowed = o.allowItems === undefined ? null : this.denseIds('allowItems', o.allowItems);
+    const rows = users.map((u, i) => this.rowFor(u, fallback, users.length === 1 ? 'user' : `users[${i}]`));
+    if (allowed && allowed.length * 4 <= nItems) {
+      return rows.map((row) => this.rankCandidates(row, allowed, denied, filterSeen, n));
+    }
+    let allowMask: Uint8Array | null = null;
+    if (allowed) { allowMask = new Uint8Array(nItems); for (const j of allowed) allowMask[j] = 1; }
+    const out: Ranked<I>[] = new Array(rows.length);
+    const block = Math.max(1, Math.min(64, Math.floor((1 << 23) / Math.max(1, nItems))));
+    const buf = new Float32Array(Math.min(block, rows.length) * nItems);
+    for (let r0 = 0; r0 < rows.length; r0 += block) {
+      const part = rows.slice(r0, r0 + block);
+      const scored = part.filter((r): r is Row => r !== undefined && r.idx.length > 0);
+      const view = buf.subarray(0, scored.length * nItems);
+      if (scored.length > 0) this.scoreRows(scored, view);
+      let t = 0;
+      for (let i = 0; i < part.length; i++) {
+        const row = part[i];
+        let scores: Float32Array;
+        if (row && row.idx.length > 0) scores = view.subarray(t * nItems, (t++ + 1) * nItems);
+        else scores = Float32Array.from(st.popularity);
+        if (filterSeen && row) for (let p = 0; p < row.idx.length; p++) scores[row.idx[p]] = -Infinity;
+        if (denied) for (const j of denied) scores[j] = -Infinity;
+        if (allowMask) for (let j = 0; j < nItems; j++) if (!allowMask[j]) scores[j] = -Infinity;
+        out[r0 + i] = this.ranked(topK(scores, n), scores, n);
+      }
+    }
+    return out;
+  }
+
+  /** Whether the model can score `user` from its training data (known, with at least one interaction). @example model.hasUser('alice') */
+  hasUser(user: U): boolean {
+    const st = this.fitted_();
+    const u = st.users.get(user);
+    return u >= 0 && st.x.indptr[u + 1] > st.x.indptr[u];
+  }
+
+  /** Whether `pin` is in the model's catalogue. @example model.hasItem('p1') */
+  hasItem(pin: I): boolean {
+    return this.fitted_().items.get(pin) >= 0;
+  }
+
+  /**
+   * {@link userFactors} that returns `undefined` instead of throwing when the model cannot score the user
+   * (unknown id, no interactions, or a new user with no known pin) — what a feed source wants for a cold user.
+   * @example
+   * const q = model.tryUserFactors('new-visitor'); // undefined
+   */
+  tryUserFactors(user: U | NewUser<I>): Float32Array | undefined {
+    const st = this.fitted_();
+    let row: Row;
+    if (isNewUser(user)) row = this.foldInRow(user);
+    else {
+      const u = st.users.get(user as U);
+      if (u < 0) return undefined;
+      row = rowOf(st.x, u);
+    }
+    return row.idx.length === 0 ? undefined : this.factorsOf(row);
   }
 
   /**
    * Pins most similar to `pin`: cosine similarity of the pins' factor vectors V·diag(s). The pin itself is
-   * excluded.
+   * excluded. A pin the model knows but has no training interactions for (e.g. only in held-out data) has no
+   * factor vector: the answer is an empty list.
    *
    * @throws UnknownIdError for an unknown pin.
    * @example
@@ -299,8 +328,11 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
     const nItems = st.items.size;
     const q = new Float64Array(k);
     for (let f = 0; f < k; f++) q[f] = st.v[j0 * k + f] * st.s[f] * st.s[f];
-    const scores = new Float32Array(nItems);
     const qn = st.itemNorm[j0];
+    // A pin with no training interactions has a zero factor vector: every cosine would be 0/0. Say "nothing
+    // is known" with an empty list rather than returning the first n pins as noise.
+    if (!(qn > 0) || st.popularity[j0] === 0) return { ids: [], scores: new Float32Array(0), requested: n };
+    const scores = new Float32Array(nItems);
     for (let j = 0; j < nItems; j++) {
       let dot = 0;
       const o = j * k;
@@ -309,8 +341,8 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
       scores[j] = den > 0 ? dot / den : 0;
     }
     scores[j0] = -Infinity;
-    if (options.filterItems) for (const id of options.filterItems) { const j = st.items.get(id); if (j >= 0) scores[j] = -Infinity; }
-    return this.ranked(topK(scores, n), scores);
+    if (options.filterItems !== undefined) for (const j of this.denseIds('filterItems', options.filterItems)) scores[j] = -Infinity;
+    return this.ranked(topK(scores, n), scores, n);
   }
 
   /**
@@ -318,36 +350,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
    * Used by evaluation; `recommend` is the public entry point.
    */
   scoreRow(idx: Int32Array, val: Float32Array, out: Float32Array): void {
-    const st = this.fitted_();
-    const k = st.k;
-    const nItems = out.length;
-    const q = new Float64Array(k);
-    for (let p = 0; p < idx.length; p++) {
-      const o = idx[p] * k;
-      const w = val[p];
-      for (let f = 0; f < k; f++) q[f] += w * st.v[o + f];
-    }
-    // Accumulate in float64: the co-occurrence and low-rank terms partly cancel under 'ease'.
-    const acc = new Float64Array(nItems);
-    const wt = st.wt;
-    for (let f = 0; f < k; f++) {
-      const qf = q[f];
-      if (qf === 0) continue;
-      const o = f * nItems;
-      for (let j = 0; j < nItems; j++) acc[j] += qf * wt[o + j];
-    }
-    if (st.g && st.itemScale) {
-      const g = st.g;
-      for (let p = 0; p < idx.length; p++) {
-        const i = idx[p];
-        const w = val[p];
-        for (let r = g.indptr[i]; r < g.indptr[i + 1]; r++) {
-          const j = g.indices[r];
-          acc[j] += w * g.data[r] * st.itemScale[j];
-        }
-      }
-    }
-    for (let j = 0; j < nItems; j++) out[j] = acc[j];
+    this.scoreRows([{ idx, val }], out);
   }
 
   /**
@@ -422,13 +425,22 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
 
   /**
    * The user's latent vector q = x·V (k floats): for `'puresvd'`, `score_j = q · V_j`, so `q` and
-   * {@link itemFactors} feed an inner-product ANN index directly.
+   * {@link itemFactors} feed an inner-product ANN index directly (the first stage of a feed's CF source,
+   * whose candidates `recommend(user, { allowItems })` then re-scores with the model's own scoring).
+   * @throws UnknownIdError for an unknown user (see {@link tryUserFactors} for the non-throwing form)
+   * @example
+   * const q = model.userFactors('alice');
    */
   userFactors(user: U | NewUser<I>): Float32Array {
     const st = this.fitted_();
     let row: { idx: Int32Array; val: Float32Array };
     if (isNewUser(user)) row = this.foldInRow(user);
     else row = rowOf(st.x, st.users.index(user as U, 'user', 'user'));
+    return this.factorsOf(row);
+  }
+
+  private factorsOf(row: Row): Float32Array {
+    const st = this.fitted_();
     const q = new Float32Array(st.k);
     for (let p = 0; p < row.idx.length; p++) {
       const o = row.idx[p] * st.k;
@@ -546,8 +558,8 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
         w = weights[p];
         if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) throw new InvalidParameterError(`user.weights[${p}]`, 'a finite number >= 0', w);
       } else if (types) {
-        const tw = this.options.typeWeights[types[p]];
-        if (tw === undefined) throw new InvalidParameterError(`user.types[${p}]`, `a known interaction type (${Object.keys(this.options.typeWeights).join(', ')})`, types[p]);
+        const tw = typeof types[p] === 'string' ? this.typeWeightMap.get(types[p]) : undefined;
+        if (tw === undefined) throw new InvalidParameterError(`user.types[${p}]`, `a known interaction type (${[...this.typeWeightMap.keys()].join(', ')})`, types[p]);
         w = tw;
       }
       checkIdType(`user.items[${p}]`, items[p]);
@@ -560,31 +572,89 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> {
     return { idx, val };
   }
 
-  private applyFilters(scores: Float32Array, row: { idx: Int32Array } | undefined, filterSeen: boolean, options: RecommendOptions<I>): void {
+  /** Dense indices of the known pins in a user-supplied iterable (unknown pins are ignored), deduplicated. */
+  private denseIds(name: string, ids: Iterable<I>): Int32Array {
     const st = this.fitted_();
-    if (filterSeen && row) for (let p = 0; p < row.idx.length; p++) scores[row.idx[p]] = -Infinity;
-    if (options.filterItems !== undefined) {
-      for (const id of iterableOf('filterItems', options.filterItems)) {
-        const j = st.items.get(id);
-        if (j >= 0) scores[j] = -Infinity;
-      }
-    }
-    if (options.allowItems !== undefined) {
-      const allowed = new Uint8Array(scores.length);
-      for (const id of iterableOf('allowItems', options.allowItems)) {
-        const j = st.items.get(id);
-        if (j >= 0) allowed[j] = 1;
-      }
-      for (let j = 0; j < scores.length; j++) if (!allowed[j]) scores[j] = -Infinity;
-    }
+    const seen = new Set<number>();
+    for (const id of iterableOf(name, ids)) { const j = st.items.get(id); if (j >= 0) seen.add(j); }
+    return Int32Array.from(seen);
   }
 
-  private ranked(idx: Int32Array, scores: Float32Array): Ranked<I> {
+  /** The interaction row of a user, or `undefined` for an unknown user under `fallback: 'popular'`. */
+  private rowFor(user: U | NewUser<I>, fallback: 'error' | 'popular', name: string): Row | undefined {
+    const st = this.fitted_();
+    let row: Row | undefined;
+    if (isNewUser(user)) row = this.foldInRow(user);
+    else {
+      checkIdType(name, user);
+      const u = st.users.get(user as U);
+      if (u >= 0) row = rowOf(st.x, u);
+      else if (fallback === 'error') throw new UnknownIdError(name, user, 'user');
+    }
+    if (row && row.idx.length === 0 && fallback === 'error') {
+      throw new InvalidParameterError(name, "a user with at least one interaction on a known pin (or fallback: 'popular')", isNewUser(user) ? `new user with ${user.items.length} known-pin interactions` : user);
+    }
+    return row;
+  }
+
+  /**
+   * Top-n among `cand` only: the same arithmetic as {@link scoreRows} (sparse term first, then the factor
+   * term, in float64, rounded once), so a pin's score equals its score under full ranking bit for bit.
+   */
+  private rankCandidates(row: Row | undefined, cand: Int32Array, denied: Int32Array | null, filterSeen: boolean, n: number): Ranked<I> {
+    const st = this.fitted_();
+    const m = cand.length;
+    const scores = new Float32Array(m);
+    if (row && row.idx.length > 0) {
+      const k = st.k, nItems = st.items.size, wt = st.wt;
+      const q = new Float64Array(k);
+      for (let p = 0; p < row.idx.length; p++) {
+        const o = row.idx[p] * k;
+        const w = row.val[p];
+        for (let f = 0; f < k; f++) q[f] += w * st.v[o + f];
+      }
+      let base: Float64Array | null = null;
+      if (st.g && st.itemScale) {
+        base = this.sparseScratch && this.sparseScratch.length === nItems ? this.sparseScratch : (this.sparseScratch = new Float64Array(nItems));
+        const g = st.g;
+        for (let p = 0; p < row.idx.length; p++) {
+          const i = row.idx[p];
+          const w = row.val[p];
+          for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) { const j = g.indices[e]; base[j] += w * g.data[e] * st.itemScale[j]; }
+        }
+      }
+      for (let c = 0; c < m; c++) {
+        const j = cand[c];
+        let acc = base ? base[j] : 0;
+        for (let f = 0; f < k; f++) acc += q[f] * wt[f * nItems + j];
+        scores[c] = acc;
+      }
+      if (base) { // reset only what the sparse pass touched
+        const g = st.g!;
+        for (let p = 0; p < row.idx.length; p++) { const i = row.idx[p]; for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) base[g.indices[e]] = 0; }
+      }
+    } else for (let c = 0; c < m; c++) scores[c] = st.popularity[cand[c]];
+    if ((filterSeen && row) || denied) {
+      const drop = new Set<number>(denied ?? []);
+      if (filterSeen && row) for (const j of row.idx) drop.add(j);
+      for (let c = 0; c < m; c++) if (drop.has(cand[c])) scores[c] = -Infinity;
+    }
+    // topK breaks ties by position: order the candidates by pin index first, as full ranking does.
+    const order = Int32Array.from({ length: m }, (_, c) => c).sort((a, b) => cand[a] - cand[b]);
+    const sorted = Float32Array.from(order, (c) => scores[c]);
+    const top = topK(sorted, n);
+    const ids = new Array<I>(top.length);
+    const out = new Float32Array(top.length);
+    for (let t = 0; t < top.length; t++) { const c = order[top[t]]; ids[t] = st.items.id(cand[c]) as I; out[t] = scores[c]; }
+    return { ids, scores: out, requested: n };
+  }
+
+  private ranked(idx: Int32Array, scores: Float32Array, requested: number): Ranked<I> {
     const st = this.fitted_();
     const ids = new Array<I>(idx.length);
     const out = new Float32Array(idx.length);
     for (let t = 0; t < idx.length; t++) { ids[t] = st.items.id(idx[t]) as I; out[t] = scores[idx[t]]; }
-    return { ids, scores: out };
+    return { ids, scores: out, requested };
   }
 
   private fitted_(): FittedState {
@@ -603,7 +673,10 @@ function isNewUser<I extends Id>(u: unknown): u is NewUser<I> {
   return typeof u === 'object' && u !== null && 'items' in u;
 }
 
-function rowOf(x: CsrMatrix, r: number): { idx: Int32Array; val: Float32Array } {
+/** A user's interaction row: dense pin indices and weights. */
+type Row = { idx: Int32Array; val: Float32Array };
+
+function rowOf(x: CsrMatrix, r: number): Row {
   return { idx: x.indices.subarray(x.indptr[r], x.indptr[r + 1]), val: x.data.subarray(x.indptr[r], x.indptr[r + 1]) };
 }
 

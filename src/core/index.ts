@@ -3,7 +3,12 @@ export * from './errors.js';
 export { Rng } from './rng.js';
 export { IdMap, encodeIds, decodeIds, checkIdType } from './ids.js';
 export type { Id, Ranked, Progress, ProgressCallback, Metric } from './types.js';
-export { checkInt, checkNumber, checkPositive, checkOneOf, checkBool, checkFiniteArray, firstNonFinite } from './validate.js';
+export { SIGNAL_FIELDS } from './interfaces.js';
+export type {
+  Recommender, NewUser, RecommendOptions, VectorIndex, VectorSearcher, SearchHits, SearchResult, SearchOptions, BatchSearchOptions, Filter,
+  Embedder as EmbedderContract, Candidate, CandidateSource, SourceContext, Calibration, GroupKey, SignalField, CandidateBatch, NormalizedSignals, Scorer,
+} from './interfaces.js';
+export { checkInt, checkNumber, checkPositive, checkOneOf, checkBool, checkFiniteArray, firstNonFinite, weightTable } from './validate.js';
 export { topK } from './topk.js';
 export { writeContainer, readContainer, encodeContainer, decodeContainer, writeFileAtomic, requireSection } from './container.js';
 export type { Container, SectionArray } from './container.js';

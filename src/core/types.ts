@@ -5,11 +5,7 @@
 /** A caller's id for a user, pin or vector: kept as given and returned as given. */
 export type Id = string | number | bigint;
 
-/** Ranked results in the caller's ids, best first. `scores[i]` belongs to `ids[i]`. */
-export interface Ranked<I extends Id = Id> {
-  ids: I[];
-  scores: Float32Array;
-}
+export type { Ranked } from './interfaces.js';
 
 /** Progress of a long job, reported through an `onProgress` callback. */
 export interface Progress {

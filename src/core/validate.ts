@@ -63,3 +63,22 @@ function rangeText(min: number, max: number): string {
   if (min === -Infinity) return `<= ${max}`;
   return `in [${min}, ${max}]`;
 }
+
+/**
+ * A table of named weights (interaction type → weight) as a `Map`, so user-supplied names such as
+ * `'toString'` or `'__proto__'` never reach `Object.prototype`. Every weight must be finite and >= 0.
+ *
+ * @example
+ * weightTable('typeWeights', { repin: 3, click: 1 }).get('repin'); // 3
+ */
+export function weightTable(name: string, table: unknown): Map<string, number> {
+  if (table instanceof Map) table = Object.fromEntries(table);
+  if (!table || typeof table !== 'object' || Array.isArray(table)) throw new InvalidParameterError(name, 'an object of name → weight', table);
+  const m = new Map<string, number>();
+  for (const [k, v] of Object.entries(table)) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidParameterError(`${name}.${k}`, 'a finite number >= 0', v);
+    m.set(k, v);
+  }
+  if (m.size === 0) throw new InvalidParameterError(name, 'a non-empty object', table);
+  return m;
+}

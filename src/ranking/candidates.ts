@@ -9,44 +9,13 @@
 import type { Id } from '../core/types.js';
 import { InvalidParameterError } from '../core/errors.js';
 import { checkIdType } from '../core/ids.js';
+import { SIGNAL_FIELDS, type Candidate, type CandidateBatch, type GroupKey, type SignalField } from '../core/interfaces.js';
 
-/** A category or creator key; `null`/`undefined` means "none" (never counted by the caps). */
-export type GroupKey = string | number | bigint;
+export { SIGNAL_FIELDS };
+export type { Candidate, CandidateBatch, GroupKey, SignalField };
 
-/** The signals a candidate may carry, by name. */
-export const SIGNAL_FIELDS = ['similarity', 'distance', 'engagements', 'impressions', 'engagementRate', 'quality'] as const;
-/** One of {@link SIGNAL_FIELDS}. */
-export type SignalField = (typeof SIGNAL_FIELDS)[number];
 
-/**
- * One candidate pin, as an object.
- *
- * @example
- * const c: Candidate = { id: 'pin42', similarity: 0.83, engagements: 120, impressions: 4000, quality: 0.9,
- *                        category: 'home-decor', creator: 'alice' };
- */
-export interface Candidate<I extends Id = Id> {
-  /** The pin's id (string, finite number or bigint). */
-  id: I;
-  /** Similarity to the query or user; its meaning depends on the batch's `metric` (see `normalizeSignals`). */
-  similarity?: number | null;
-  /** Distance to the query, used when `similarity` is missing; meaning depends on the batch's `metric`. */
-  distance?: number | null;
-  /** Engagements (saves, clicks) — a count >= 0, used with `impressions`. */
-  engagements?: number | null;
-  /** Impressions (views) — a count >= `engagements`. */
-  impressions?: number | null;
-  /** A precomputed engagement rate in [0, 1], used only when the counts are missing (it cannot be smoothed). */
-  engagementRate?: number | null;
-  /** Content quality in [0, 1]. */
-  quality?: number | null;
-  /** Category key for the diversity caps. */
-  category?: GroupKey | null;
-  /** Creator key for the diversity caps. */
-  creator?: GroupKey | null;
-  /** Extra numeric features for a custom {@link Scorer} (ignored by the blend). */
-  features?: Record<string, number>;
-}
+
 
 /**
  * Candidates as columns: every present column has one entry per candidate. Use typed arrays
@@ -100,20 +69,6 @@ export function isArrowTable(x: unknown): x is ArrowTableLike {
     typeof (x as ArrowTableLike).numRows === 'number';
 }
 
-/**
- * A validated columnar batch: what scorers see. Signal columns are numeric arrays (the caller's typed
- * arrays are used as they are, not copied) with a presence mask (`null` = all present); a column absent
- * from the input is `undefined`.
- */
-export interface CandidateBatch<I extends Id = Id> {
-  readonly n: number;
-  readonly ids: ArrayLike<I>;
-  readonly columns: Partial<Record<SignalField, ArrayLike<number>>>;
-  readonly present: Partial<Record<SignalField, Uint8Array | null>>;
-  readonly category?: ArrayLike<GroupKey | null | undefined>;
-  readonly creator?: ArrayLike<GroupKey | null | undefined>;
-  readonly features: Record<string, ArrayLike<number>>;
-}
 
 /** Options naming Arrow columns when they differ from the field names. */
 export interface ArrowColumnNames {

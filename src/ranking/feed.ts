@@ -5,6 +5,9 @@
  * served from the others (the seed's lesson: trending and category fallbacks kept Black Friday alive).
  */
 import type { Id } from '../core/types.js';
+import type { Calibration, CandidateSource, SourceContext } from '../core/interfaces.js';
+
+export type { CandidateSource, SourceContext };
 import { InvalidParameterError } from '../core/errors.js';
 import { checkInt, checkNumber } from '../core/validate.js';
 import { type CapsOptions, resolveCapsOptions } from '../diversity/caps.js';
@@ -13,34 +16,6 @@ import type { PinMetadata } from './interfaces.js';
 import type { PinMetadataSource } from './interfaces.js';
 import { type RankedCandidate, type RerankOptions, type SkippedCandidate, rerank } from './rerank.js';
 import { type BlendWeights, type Scorer, type SignalOptions, normalizeSignals, normalizeWeights } from './signals.js';
-
-/** What a source is given besides the user. */
-export interface SourceContext<I extends Id = Id> {
-  /** Aborted when the source's budget runs out: stop work and return. */
-  signal: AbortSignal;
-  /** Most candidates the feed wants from one source. */
-  limit: number;
-  /** Pins the user must not be shown (already seen, blocked...). */
-  exclude: ReadonlySet<I>;
-}
-
-/**
- * A source of feed candidates. `similarity`, when given, must be in [0, 1] (or a cosine in [-1, 1]);
- * other fields may be left for the feed's metadata source to fill.
- *
- * @example
- * const fallback: CandidateSource<string> = {
- *   name: 'editorial', timeoutMs: 20,
- *   fetch: async () => [{ id: 'pin1', quality: 0.9, category: 'food' }],
- * };
- */
-export interface CandidateSource<U = unknown, I extends Id = Id> {
-  /** Unique name, reported in results. */
-  readonly name: string;
-  /** This source's budget in ms. @default the feed's `timeoutMs` */
-  readonly timeoutMs?: number;
-  fetch(user: U, ctx: SourceContext<I>): Promise<readonly Candidate<I>[]> | readonly Candidate<I>[];
-}
 
 /**
  * Options of the {@link FeedGenerator} constructor.

@@ -1,37 +1,15 @@
 /**
- * The small structural interfaces the ranking pipelines need from other modules. `pinrec/ann` indexes,
- * `pinrec/embeddings` embedders and `pinrec/cf` models satisfy them as they are; tests use fakes.
+ * What the ranking pipelines need from other modules: the core contracts (`core/interfaces.ts`) under the
+ * names ranking has always used, plus pin metadata. `pinrec/ann` indexes, `pinrec/embeddings` embedders and
+ * `pinrec/cf` models satisfy them as they are; tests use fakes.
  */
 import type { Id, Metric } from '../core/types.js';
-import type { GroupKey } from './candidates.js';
+import type { Embedder, GroupKey, SearchHits, VectorSearcher } from '../core/interfaces.js';
 
-/** Anything that turns an input (an image, a URL, a buffer...) into an embedding. */
-export interface EmbedderLike<In = unknown> {
-  /** Embedding dimension. */
-  readonly dim: number;
-  embed(input: In): Promise<Float32Array> | Float32Array;
-}
+export type { SearchHits, VectorSearcher };
 
-/**
- * Nearest neighbours of one query, best first. `similarities` (larger is better: cosine, dot product, or
- * −squared-L2) and/or `distances` (`1 − cos`, `1 − dot`, squared L2), as `pinrec/ann` returns them.
- */
-export interface SearchHits<I extends Id = Id> {
-  ids: ArrayLike<I>;
-  distances?: ArrayLike<number>;
-  similarities?: ArrayLike<number>;
-}
-
-/** A vector index: `search(query, k, {filter})`, e.g. `pinrec/ann`'s `HnswIndex` or `ExactIndex`. */
-export interface VectorSearcher<I extends Id = Id> {
-  /** The index's metric; pipelines assume `'cosine'` when absent. */
-  readonly metric?: Metric;
-  /** Vector dimension, checked against the embedder when present. */
-  readonly dim?: number;
-  search(query: Float32Array, k: number, options?: { filter?: (id: I) => boolean }): SearchHits<I> | Promise<SearchHits<I>>;
-  /** The stored vector of `id`, if the index keeps vectors (used by `searchByPin`). */
-  getVector?(id: I): Float32Array;
-}
+/** Anything that turns an input into an embedding: the core {@link Embedder} contract. */
+export type EmbedderLike<In = unknown> = Embedder<In>;
 
 /** What ranking needs to know about a pin. Any field may be missing. */
 export interface PinMetadata<I extends Id = Id> {

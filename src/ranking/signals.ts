@@ -17,7 +17,9 @@
 import type { Metric } from '../core/types.js';
 import { InvalidParameterError, NumericalError } from '../core/errors.js';
 import { checkNumber, checkOneOf } from '../core/validate.js';
-import type { CandidateBatch } from './candidates.js';
+import type { CandidateBatch, NormalizedSignals, Scorer } from '../core/interfaces.js';
+
+export type { NormalizedSignals, Scorer };
 
 /** Blend weights (normalised to sum to 1 before use). */
 export interface BlendWeights {
@@ -55,13 +57,6 @@ export interface SignalOptions {
   missing?: { similarity?: number; quality?: number };
 }
 
-/** Per-candidate signals, each in [0, 1]. */
-export interface NormalizedSignals {
-  n: number;
-  similarity: Float64Array;
-  engagement: Float64Array;
-  quality: Float64Array;
-}
 
 const COS_TOL = 1e-6;
 
@@ -202,19 +197,6 @@ export function normalizeSignals(batch: CandidateBatch, options: SignalOptions =
   return { n, similarity, engagement, quality };
 }
 
-/**
- * A ranking model: writes one finite score per candidate (higher is better). The blend is the default;
- * a learned ranker implements the same interface and can read raw columns and `batch.features`.
- *
- * @example
- * const byQuality: Scorer = { name: 'quality', score: (_b, sig, out) => out.set(sig.quality) };
- */
-export interface Scorer {
-  /** Short name, reported in results. */
-  readonly name: string;
-  /** Fill `out` (length `batch.n`) with scores. */
-  score(batch: CandidateBatch, signals: NormalizedSignals, out: Float64Array): void;
-}
 
 /**
  * The seed's linear blend `w_s·similarity + w_e·engagement + w_q·quality` over normalised signals.

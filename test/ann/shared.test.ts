@@ -11,7 +11,7 @@ import {
 } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import type { Id, Metric } from '../../src/core/types.js';
-import { EmptyIndexError, ExactIndex, HnswIndex, type VectorIndex } from '../../src/ann/index.js';
+import { ExactIndex, HnswIndex, type VectorIndex } from '../../src/ann/index.js';
 import { clustered, row } from './helpers.js';
 
 type Factory = <I extends Id>(metric: Metric, dim: number) => VectorIndex<I>;
@@ -116,9 +116,28 @@ describe.each(impls)('%s (shared VectorIndex suite)', (_name, make, load) => {
     expect(() => index.search([0, 0], 1, { filter: () => { throw new RangeError('boom'); } })).toThrow('boom');
   });
 
+  it('a search for more neighbours than the index holds returns what exists and says so', async () => {
+    const index = make<string>('cosine', 2);
+    index.addItems(['a', 'b', 'c'], new Float32Array([1, 0, 0.8, 0.2, 0, 1]));
+    index.markDeleted('c');
+    const r = index.search([1, 0], 100);
+    expect(r.ids).toEqual(['a', 'b']);
+    expect(r.requested).toBe(100);
+    expect(r.scores).toBe(r.similarities);
+    const batch = await index.searchBatch(new Float32Array([1, 0, 0, 1]), 50);
+    expect(batch.map((x) => x.ids.length)).toEqual([2, 2]);
+    expect(batch.every((x) => x.requested === 50)).toBe(true);
+    expect(index.tryGetVector('c')).toBeUndefined();
+    expect(index.tryGetVector('zz')).toBeUndefined();
+    expect(index.tryGetVector('a')).toEqual(index.getVector('a'));
+  });
+
   it('rejects bad input with typed errors naming the parameter and value', () => {
     const index = make<string>('cosine', 3);
-    expect(() => index.search([1, 0, 0], 1)).toThrow(EmptyIndexError);
+    // an empty index answers with nothing (and says what was asked for), never an error
+    const empty = index.search([1, 0, 0], 1);
+    expect(empty.ids).toEqual([]);
+    expect(empty.requested).toBe(1);
     expect(() => index.addItems('a', [1, 0])).toThrow(DimensionMismatchError);
     expect(() => index.addItems('a', [1, 0])).toThrow('vectors must have dimension 3 (got 2)');
     expect(() => index.addItems(['a', 'b'], [1, 0, 0])).toThrow(InvalidParameterError);
@@ -128,10 +147,10 @@ describe.each(impls)('%s (shared VectorIndex suite)', (_name, make, load) => {
     expect(() => index.addItems(null as unknown as string, [1, 0, 0])).toThrow(InvalidParameterError);
     expect(index.size).toBe(0); // nothing was added by the failed calls
     index.addItems(['a', 'b'], new Float32Array([1, 0, 0, 0, 1, 0]));
-    expect(() => index.search([1, 0, 0], 0)).toThrow('k must be an integer in [1, 2] (the number of items in the index) (got 0)');
+    expect(() => index.search([1, 0, 0], 0)).toThrow('k must be an integer >= 1 (got 0)');
     expect(() => index.search([1, 0, 0], -1)).toThrow(InvalidParameterError);
     expect(() => index.search([1, 0, 0], 1.5)).toThrow(/got 1.5/);
-    expect(() => index.search([1, 0, 0], 3)).toThrow(/got 3/);
+    expect(index.search([1, 0, 0], 3).ids.length).toBe(2); // more than the index holds: what exists
     expect(() => index.search([1, 0], 1)).toThrow(DimensionMismatchError);
     expect(() => index.search([0, 0, 0], 1)).toThrow(/query must be a non-zero vector/);
     expect(() => index.search([NaN, 0, 0], 1)).toThrow('query[0] must be a finite number (got NaN)');
