@@ -55,12 +55,34 @@ describe('FeedGenerator', () => {
   it('an item found by several sources is one item, with the highest similarity', async () => {
     const a = fake('a', () => [{ id: 7, similarity: 0.2 }, { id: 8, similarity: 0.9 }]);
     const b = fake('b', () => [{ id: 7, similarity: 0.8, quality: 1 }]);
-    const res = await new FeedGenerator<string, number>({ sources: [a, b], diversity: false }).generate('x');
+    const res = await new FeedGenerator<string, number>({ sources: [a, b], diversity: false, calibration: 'none' }).generate('x');
     const item = res.items.find((i) => i.id === 7)!;
     expect(item.sources).toEqual(['a', 'b']);
     expect(item.similarity).toBe(0.8);
     expect(item.quality).toBe(1);
     expect(res.candidates).toBe(2);
+    // by default each source is calibrated by rank first: 7 is b's best (1) and a's second of two (0.5)
+    const ranked = await new FeedGenerator<string, number>({ sources: [a, b], diversity: false }).generate('x');
+    expect(ranked.items.find((i) => i.id === 7)!.similarity).toBe(1);
+    expect(ranked.items.find((i) => i.id === 8)!.similarity).toBe(1);
+  });
+
+  it('calibrates sources whose raw scales differ by orders of magnitude to one scale before merging', async () => {
+    // CF-like raw scores around 1e6, visual-like scores around 1e-3: without calibration the big scale wins
+    // every merge and every blend; by rank, the two sources' lists interleave.
+    const big = fake('big', () => [1, 2, 3, 4].map((id, r) => ({ id, similarity: 4e6 - r * 1e6 })));
+    const tiny = fake('tiny', () => [11, 12, 13, 14].map((id, r) => ({ id, similarity: 4e-3 - r * 1e-3 })));
+    const feed = new FeedGenerator<string, number>({ sources: [big, tiny], diversity: false, weights: { similarity: 1, engagement: 0, quality: 0 } });
+    const res = await feed.generate('x');
+    expect(res.items.map((i) => i.id)).toEqual([1, 11, 2, 12, 3, 13, 4, 14]);
+    expect(res.items.map((i) => i.similarity)).toEqual([1, 1, 0.75, 0.75, 0.5, 0.5, 0.25, 0.25]);
+    // a source may opt out, but then its similarities must be cosines: raw 1e6 values fail that source only
+    const raw = { ...big, name: 'raw', calibration: 'none' as const };
+    const res2 = await new FeedGenerator<string, number>({ sources: [raw, tiny], diversity: false }).generate('x');
+    expect(res2.sources.map((r) => r.status)).toEqual(['failed', 'ok']);
+    expect(res2.sources[0].error).toMatch(/similarity must be a cosine/);
+    expect(res2.items.map((i) => i.id)).toEqual([11, 12, 13, 14]);
+    expect(() => new FeedGenerator({ sources: [big], calibration: 'minmax' as never })).toThrow(/calibration must be one of/);
   });
 
   it('merge: other fields come from the first source that has them; metadata fills the rest', async () => {
@@ -69,7 +91,7 @@ describe('FeedGenerator', () => {
     const md = new InMemoryPinMetadata<number>([{ id: 7, category: 'meta', creator: 'm' }, { id: 8, category: 'meta8', quality: 0.1, engagements: 1, impressions: 2 }]);
     let seen: Record<string, ArrayLike<number>> = {};
     const spy = { name: 'spy', score: (bt: { n: number; features: Record<string, ArrayLike<number>> }, sg: { quality: Float64Array }, out: Float64Array) => { seen = bt.features; out.set(sg.quality); } };
-    const res = await new FeedGenerator<string, number>({ sources: [a, b], metadata: md, diversity: false, scorer: spy }).generate('x');
+    const res = await new FeedGenerator<string, number>({ sources: [a, b], metadata: md, diversity: false, scorer: spy, calibration: 'none' }).generate('x');
     const i7 = res.items.find((i) => i.id === 7)!;
     const i8 = res.items.find((i) => i.id === 8)!;
     expect([i7.quality, i7.category, i7.creator]).toEqual([0.3, 'x', 'm']);
@@ -129,15 +151,15 @@ describe('FeedGenerator', () => {
     for (const id of exclude) expect(again.items.map((i) => i.id)).not.toContain(id);
   });
 
-  it('CF source returns the exact top inner products, scaled to [0, 1]', async () => {
+  it('CF source returns the exact top inner products (raw: the feed calibrates)', async () => {
     const u = userFactors.get('bob')!;
     const out = await cf.fetch('bob', { signal: new AbortController().signal, limit: 50, exclude: new Set([0]) });
     expect(out).toHaveLength(50);
     const dots = ids.map((i) => { let s = 0; for (let f = 0; f < F; f++) s += u[f] * itemFactors[i * F + f]; return s; });
     const best = ids.filter((i) => i !== 0).sort((a, b) => dots[b] - dots[a]).slice(0, 50);
     expect(out.map((c) => c.id)).toEqual(best);
-    expect(out[0].similarity).toBe(1);
-    expect(out[49].similarity).toBe(0);
+    expect(out[0].similarity).toBeCloseTo(dots[best[0]], 4);
+    expect(out[49].similarity).toBeCloseTo(dots[best[49]], 4);
   });
 
   it('rejects bad configuration', () => {

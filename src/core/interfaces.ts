@@ -166,6 +166,9 @@ export interface VectorSearcher<I extends Id = Id> {
   readonly metric?: Metric;
   /** Vector dimension, checked against the embedder when present. */
   readonly dim?: number;
+  /** Items it holds, when known: pipelines never ask for more than this. */
+  readonly size?: number;
+  /** The k best hits; a searcher that holds fewer than k items should return what it has. */
   search(query: Float32Array, k: number, options?: { filter?: (id: I) => boolean }): SearchHits<I> | Promise<SearchHits<I>>;
   /** The stored vector of `id` (used by `searchByPin`); throws for an unknown id. */
   getVector?(id: I): Float32Array;

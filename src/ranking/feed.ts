@@ -9,7 +9,7 @@ import type { Calibration, CandidateSource, SourceContext } from '../core/interf
 
 export type { CandidateSource, SourceContext };
 import { InvalidParameterError } from '../core/errors.js';
-import { checkInt, checkNumber } from '../core/validate.js';
+import { checkInt, checkNumber, checkOneOf } from '../core/validate.js';
 import { type CapsOptions, resolveCapsOptions } from '../diversity/caps.js';
 import { type Candidate, type CandidateColumns, type GroupKey, toBatch, validateCandidates } from './candidates.js';
 import type { PinMetadata } from './interfaces.js';
@@ -40,6 +40,13 @@ export interface FeedOptions<U, I extends Id> extends SignalOptions {
   timeoutMs?: number;
   /** Most candidates taken from one source (extra ones are dropped). @default 1000 */
   perSourceLimit?: number;
+  /**
+   * How each source's similarities are put on one scale before merging (a source's own `calibration` wins):
+   * `'rank'` maps the r-th best (0-based) of a source's n scored candidates to `1 − r/n`, so a CF source's raw
+   * model scores, a visual source's cosines and any other scale compare fairly; `'none'` keeps them as given
+   * (they must then be cosines or [0, 1] similarities). @default 'rank'
+   */
+  calibration?: Calibration;
 }
 
 /** How one source did. */
@@ -100,10 +107,11 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
   private readonly limit: number;
   private readonly timeoutMs: number;
   private readonly perSourceLimit: number;
+  private readonly calibration: Calibration;
 
   /** @throws {InvalidParameterError} for bad options or duplicate source names */
   constructor(options: FeedOptions<U, I>) {
-    const { sources, metadata, weights, scorer, diversity, limit, timeoutMs, perSourceLimit, ...signals } = options ?? ({} as FeedOptions<U, I>);
+    const { sources, metadata, weights, scorer, diversity, limit, timeoutMs, perSourceLimit, calibration, ...signals } = options ?? ({} as FeedOptions<U, I>);
     if (!Array.isArray(sources) || sources.length === 0) throw new InvalidParameterError('sources', 'a non-empty array of candidate sources', sources);
     const names = new Set<string>();
     sources.forEach((s, i) => {
@@ -119,6 +127,8 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
     this.limit = checkInt('limit', limit ?? 100, 1);
     this.timeoutMs = checkNumber('timeoutMs', timeoutMs ?? 50, 0);
     this.perSourceLimit = checkInt('perSourceLimit', perSourceLimit ?? 1000, 1);
+    this.calibration = checkOneOf('calibration', calibration ?? 'rank', CALIBRATIONS);
+    sources.forEach((src, i) => { if (src.calibration !== undefined) checkOneOf(`sources[${i}].calibration`, src.calibration, CALIBRATIONS); });
     this.rankOptions = { ...signals, weights, scorer, diversity: diversity ?? {} };
     // validate ranking options once, up front
     if (weights !== undefined) normalizeWeights(weights);
@@ -143,9 +153,10 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
     for (let s = 0; s < runs.length; s++) {
       const list = runs[s].list;
       if (!list) continue;
+      const sim = runs[s].similarity!;
       for (let i = 0; i < list.length; i++) {
         const c = list[i];
-        if (!exclude.has(c.id)) m.add(c, s);
+        if (!exclude.has(c.id)) m.add(c, s, sim[i]);
       }
     }
     if (this.metadata && m.size > 0) m.fill(await this.metadata.get(m.ids));
@@ -170,7 +181,7 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
     };
   }
 
-  private async runSource(src: CandidateSource<U, I>, user: U, exclude: ReadonlySet<I>): Promise<{ list?: readonly Candidate<I>[]; report: SourceReport }> {
+  private async runSource(src: CandidateSource<U, I>, user: U, exclude: ReadonlySet<I>): Promise<{ list?: readonly Candidate<I>[]; similarity?: Float64Array; report: SourceReport }> {
     const budget = src.timeoutMs ?? this.timeoutMs;
     const controller = new AbortController();
     const t0 = performance.now();
@@ -202,10 +213,11 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
       const list = out.length > this.perSourceLimit ? out.slice(0, this.perSourceLimit) : out;
       try {
         validateCandidates(list); // this source's ids and signals only
+        const similarity = calibrate(list, src.calibration ?? this.calibration);
+        return { list, similarity, report: report(list.length > 0 ? 'ok' : 'empty', list.length) };
       } catch (e) {
         return { report: report('failed', 0, (e as Error).message) };
       }
-      return { list, report: report(list.length > 0 ? 'ok' : 'empty', list.length) };
     } catch (e) {
       return { report: report('failed', 0, e instanceof Error ? e.message : String(e)) };
     } finally {
@@ -237,14 +249,15 @@ class MergedColumns<I extends Id> {
     return this.ids.length;
   }
 
-  add(c: Candidate<I>, source: number): void {
+  /** Add candidate `c` of `source`, whose calibrated similarity is `sim` (NaN = none). */
+  add(c: Candidate<I>, source: number, sim: number): void {
     let r = this.row.get(c.id);
     if (r === undefined) {
       r = this.ids.length;
       this.row.set(c.id, r);
       this.ids.push(c.id);
-      this.sim.push(c.similarity ?? NaN);
-      this.dist.push(c.distance ?? NaN);
+      this.sim.push(sim);
+      this.dist.push(Number.isNaN(sim) ? c.distance ?? NaN : NaN); // a calibrated distance became `sim`
       const pair = c.engagements != null && c.impressions != null;
       this.eng.push(pair ? c.engagements! : NaN);
       this.imp.push(pair ? c.impressions! : NaN);
@@ -256,8 +269,8 @@ class MergedColumns<I extends Id> {
     } else {
       const bits = this.srcBits[r];
       if (bits[bits.length - 1] !== source) bits.push(source);
-      if (c.similarity != null && !(c.similarity <= this.sim[r])) this.sim[r] = c.similarity;
-      if (c.distance != null && Number.isNaN(this.dist[r])) this.dist[r] = c.distance;
+      if (!Number.isNaN(sim) && !(sim <= this.sim[r])) this.sim[r] = sim;
+      if (Number.isNaN(sim) && c.distance != null && Number.isNaN(this.dist[r]) && Number.isNaN(this.sim[r])) this.dist[r] = c.distance;
       if (c.engagements != null && c.impressions != null && Number.isNaN(this.eng[r])) { this.eng[r] = c.engagements; this.imp[r] = c.impressions; }
       if (c.engagementRate != null && Number.isNaN(this.rate[r])) this.rate[r] = c.engagementRate;
       if (c.quality != null && Number.isNaN(this.qual[r])) this.qual[r] = c.quality;
@@ -322,4 +335,39 @@ class MergedColumns<I extends Id> {
     }
     return out;
   }
+}
+
+const CALIBRATIONS = ['rank', 'none'] as const;
+
+/**
+ * One source's similarities on the feed's common scale (NaN where a candidate has none). `'rank'`: the r-th
+ * best of the n candidates that carry a similarity (or, lacking one, a distance: smaller is better) gets
+ * `1 − r/n`, ties sharing the better rank. `'none'`: similarities as given, which must be cosines in [-1, 1].
+ */
+function calibrate(list: readonly Candidate[], mode: Calibration): Float64Array {
+  const n = list.length;
+  const out = new Float64Array(n).fill(NaN);
+  if (mode === 'none') {
+    for (let i = 0; i < n; i++) {
+      const v = list[i].similarity;
+      if (v == null) continue;
+      if (!(v >= -1 - 1e-6 && v <= 1 + 1e-6)) throw new InvalidParameterError(`candidates[${i}].similarity`, "a cosine in [-1, 1] (calibration 'none')", v);
+      out[i] = v;
+    }
+    return out;
+  }
+  const idx: number[] = [];
+  const key = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = list[i];
+    if (c.similarity != null) { key[i] = c.similarity; idx.push(i); } else if (c.distance != null) { key[i] = -c.distance; idx.push(i); }
+  }
+  idx.sort((a, b) => key[b] - key[a] || a - b);
+  const m = idx.length;
+  let rank = 0;
+  for (let t = 0; t < m; t++) {
+    if (t > 0 && key[idx[t]] !== key[idx[t - 1]]) rank = t;
+    out[idx[t]] = 1 - rank / m;
+  }
+  return out;
 }

@@ -118,9 +118,7 @@ export class VisualSearch<In = unknown, I extends Id = Id> {
   async searchByPin(id: I, options: VisualQueryOptions<I> = {}): Promise<VisualResult<I>[]> {
     checkIdType('id', id);
     let v = this.metadata.embedding?.(id);
-    if (!v && this.index.getVector) {
-      try { v = this.index.getVector(id); } catch { v = undefined; }
-    }
+    if (!v) v = vectorFrom(this.index, id);
     if (!v) throw new UnknownIdError('id', id, 'pin (no embedding)');
     const userFilter = options.filter;
     return this.searchVector(v, { ...options, filter: userFilter ? (x) => x !== id && userFilter(x) : (x) => x !== id });
@@ -134,7 +132,10 @@ export class VisualSearch<In = unknown, I extends Id = Id> {
     if (query.length !== this.embedder.dim) throw new DimensionMismatchError('query', this.embedder.dim, query.length);
     const bad = firstNonFinite(query);
     if (bad >= 0) throw new InvalidParameterError(`query[${bad}]`, 'a finite number', query[bad]);
-    const fetchK = Math.ceil(k * overfetch);
+    // Over-fetch for the re-rank, but never ask a searcher for more items than it holds.
+    const size = this.index.size;
+    const fetchK = Math.max(1, typeof size === 'number' ? Math.min(Math.ceil(k * overfetch), size) : Math.ceil(k * overfetch));
+    if (size === 0) return [];
     const hits = await this.index.search(query, fetchK, options.filter ? { filter: options.filter } : undefined);
     const n = hits.ids.length;
     if (n === 0) return [];
@@ -163,4 +164,11 @@ export class VisualSearch<In = unknown, I extends Id = Id> {
       return { id: it.id, similarity: raw[it.index], score: it.score, contributions: c, reason, explanation, category: it.category, creator: it.creator };
     });
   }
+}
+
+/** The index's stored vector of `id`, or `undefined` (non-throwing form first, a miss of `getVector` second). */
+function vectorFrom<I extends Id>(index: VectorSearcher<I>, id: I): Float32Array | undefined {
+  if (index.tryGetVector) return index.tryGetVector(id);
+  if (!index.getVector) return undefined;
+  try { return index.getVector(id); } catch (e) { if (e instanceof UnknownIdError || e instanceof InvalidParameterError) return undefined; throw e; }
 }
