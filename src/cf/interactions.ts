@@ -10,8 +10,9 @@ import { CsrMatrix } from './csr.js';
 /**
  * Default weight of each interaction type, from the seed: pin creation 5, repin (save) 3, close-up 2, click 1.
  * `save` is an alias of `repin`, `closeup`/`close_up` of the close-up view, `create`/`pin_create` of pin creation.
+ * A frozen null-prototype object, so `DEFAULT_WEIGHTS[type]` is `undefined` for `'toString'`, `'__proto__'`...
  */
-export const DEFAULT_WEIGHTS: Readonly<Record<string, number>> = Object.freeze({
+export const DEFAULT_WEIGHTS: Readonly<Record<string, number>> = Object.freeze(Object.assign(Object.create(null) as Record<string, number>, {
   create: 5,
   pin_create: 5,
   repin: 3,
@@ -19,7 +20,7 @@ export const DEFAULT_WEIGHTS: Readonly<Record<string, number>> = Object.freeze({
   closeup: 2,
   close_up: 2,
   click: 1,
-});
+}));
 
 /** How duplicate (user, pin) pairs combine into one matrix entry. */
 export type CombineRule = 'sum' | 'max' | 'last' | 'binary';
@@ -49,7 +50,10 @@ export interface InteractionRecord<U extends Id = Id, I extends Id = Id> {
 
 /** Options for building interactions. */
 export interface InteractionOptions {
-  /** Weight per interaction type. @default DEFAULT_WEIGHTS */
+  /**
+   * Weight per interaction type (own enumerable properties only; each finite, >= 0). Type names that are
+   * `Object.prototype` members (`'toString'`, `'__proto__'`, `'constructor'`...) are rejected. @default DEFAULT_WEIGHTS
+   */
   typeWeights?: Readonly<Record<string, number>>;
 }
 
@@ -215,16 +219,24 @@ export function interactionsFromRecords<U extends Id = Id, I extends Id = Id>(
   return interactionsFromColumns({ users, items, types, weights, timestamps: times }, options);
 }
 
-function checkTypeWeights(tw: Readonly<Record<string, number>>): Map<string, number> {
-  if (!tw || typeof tw !== 'object') throw new InvalidParameterError('typeWeights', 'an object of type → weight', tw);
+/**
+ * A type → weight table as a `Map`: lookups by the caller's type strings never reach `Object.prototype`,
+ * and names of its members (`'toString'`, `'__proto__'`, `'constructor'`...) are rejected as type names, so
+ * a JSON config cannot declare them. Weights must be finite numbers >= 0.
+ */
+function checkTypeWeights(tw: Readonly<Record<string, number>>, parameter = 'typeWeights'): Map<string, number> {
+  if (!tw || typeof tw !== 'object' || Array.isArray(tw)) throw new InvalidParameterError(parameter, 'an object of type → weight', tw);
   const m = new Map<string, number>();
   for (const [k, v] of Object.entries(tw)) {
+    if (Object.hasOwn(Object.prototype, k)) {
+      throw new InvalidParameterError(`${parameter}.${k}`, 'an interaction type name that is not an Object.prototype member (toString, __proto__, constructor...)', k);
+    }
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      throw new InvalidParameterError(`typeWeights.${k}`, 'a finite number >= 0', v);
+      throw new InvalidParameterError(`${parameter}.${k}`, 'a finite number >= 0', v);
     }
     m.set(k, v);
   }
-  if (m.size === 0) throw new InvalidParameterError('typeWeights', 'a non-empty object', tw);
+  if (m.size === 0) throw new InvalidParameterError(parameter, 'a non-empty object', tw);
   return m;
 }
 

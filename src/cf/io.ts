@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { tableFromIPC, type Table } from 'apache-arrow';
+import { assertNoNulls } from '../core/arrow.js';
 import { FileFormatError, InvalidParameterError } from '../core/errors.js';
 import type { Id } from '../core/types.js';
 import { interactionsFromColumns, type InteractionLog, type InteractionOptions } from './interactions.js';
@@ -94,12 +95,21 @@ export interface ArrowColumns {
 
 /**
  * Build interactions from an Arrow table with a user column, an item column, and either a type column or a
- * weight column (optionally a timestamp column). Bigint (int64) ids stay bigints.
+ * weight column (optionally a timestamp column). Bigint (int64) ids stay bigints. The weight column is read
+ * only when there is no type column.
  *
+ * Arrow nulls are rejected in every column read (a null would otherwise read as user 0, weight 0 or time 0).
+ *
+ * @throws {InvalidParameterError} for a missing column, a null (`column "weight" row 17 must be a non-null
+ * value (got null)`), or any value {@link interactionsFromColumns} rejects
  * @example
  * const log = interactionsFromArrow(tableFromArrays({ user: [1, 1], item: [7, 8], type: ['save', 'click'] }));
  */
 export function interactionsFromArrow(table: Table, columns: ArrowColumns = {}, options: InteractionOptions = {}): InteractionLog {
+  return fromArrow(table, columns, options, undefined);
+}
+
+function fromArrow(table: Table, columns: ArrowColumns, options: InteractionOptions, source: string | undefined): InteractionLog {
   const name = (key: keyof ArrowColumns, def: string, required: boolean): string | undefined => {
     const n = columns[key] ?? def;
     const present = table.schema.fields.some((f) => f.name === n);
@@ -116,24 +126,30 @@ export function interactionsFromArrow(table: Table, columns: ArrowColumns = {}, 
   const ty = name('type', 'type', false);
   const w = name('weight', 'weight', false);
   const ts = name('timestamp', 'timestamp', false);
-  const arr = (n: string) => table.getChild(n)!.toArray() as ArrayLike<unknown>;
+  const arr = (n: string) => {
+    const v = table.getChild(n)!;
+    assertNoNulls(v, n, source);
+    return v.toArray() as ArrayLike<unknown>;
+  };
   const ids = (n: string) => {
     const a = arr(n);
     // Arrow string columns come back as arrays of strings; numeric ones as typed arrays.
     return (ArrayBuffer.isView(a) ? a : Array.from(a)) as ArrayLike<Id>;
   };
+  // read (and null-check) in column order: user, item, type or weight, timestamp
+  const users = ids(u);
+  const items = ids(i);
+  const types = ty ? (Array.from(arr(ty)) as string[]) : undefined;
+  const weights = !ty && w ? (Array.from(arr(w)) as number[]) : undefined;
   const timestamps = ts ? Float64Array.from(arr(ts) as ArrayLike<number | bigint>, (x) => Number(x)) : undefined;
-  return interactionsFromColumns({
-    users: ids(u),
-    items: ids(i),
-    types: ty ? (Array.from(arr(ty)) as string[]) : undefined,
-    weights: !ty && w ? (Array.from(arr(w)) as number[]) : undefined,
-    timestamps,
-  }, options);
+  return interactionsFromColumns({ users, items, types, weights, timestamps }, options);
 }
 
 /**
- * Read an Arrow IPC file (file or stream format) and build interactions from it (see {@link interactionsFromArrow}).
+ * Read an Arrow IPC file (file or stream format) and build interactions from it (see {@link interactionsFromArrow});
+ * a null is an {@link InvalidParameterError} naming the column, the row and the file.
+ *
+ * @throws {FileFormatError} when the file cannot be read or is not Arrow IPC
  *
  * @example
  * const log = await readArrowFile('interactions.arrow', { user: 'user_id', item: 'pin_id', type: 'action' });
@@ -151,7 +167,7 @@ export async function readArrowFile(path: string, columns: ArrowColumns = {}, op
   } catch (e) {
     throw new FileFormatError(path, `is not an Arrow IPC file (${(e as Error).message})`);
   }
-  return interactionsFromArrow(table, columns, options);
+  return fromArrow(table, columns, options, path);
 }
 
 async function readText(path: string): Promise<string> {

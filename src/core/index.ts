@@ -12,3 +12,5 @@ export { checkInt, checkNumber, checkPositive, checkOneOf, checkBool, checkFinit
 export { topK } from './topk.js';
 export { writeContainer, readContainer, encodeContainer, decodeContainer, writeFileAtomic, requireSection } from './container.js';
 export type { Container, SectionArray } from './container.js';
+export { assertNoNulls, firstNullRow, validityMask } from './arrow.js';
+export type { ArrowColumnLike } from './arrow.js';

@@ -76,6 +76,7 @@ export function weightTable(name: string, table: unknown): Map<string, number> {
   if (!table || typeof table !== 'object' || Array.isArray(table)) throw new InvalidParameterError(name, 'an object of name → weight', table);
   const m = new Map<string, number>();
   for (const [k, v] of Object.entries(table)) {
+    if (Object.hasOwn(Object.prototype, k)) throw new InvalidParameterError(`${name}.${k}`, 'a name that is not an Object.prototype member', k);
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidParameterError(`${name}.${k}`, 'a finite number >= 0', v);
     m.set(k, v);
   }

@@ -9,6 +9,7 @@
 import type { Id } from '../core/types.js';
 import { InvalidParameterError } from '../core/errors.js';
 import { checkIdType } from '../core/ids.js';
+import { assertNoNulls, validityMask } from '../core/arrow.js';
 import { SIGNAL_FIELDS, type Candidate, type CandidateBatch, type GroupKey, type SignalField } from '../core/interfaces.js';
 
 export { SIGNAL_FIELDS };
@@ -94,7 +95,7 @@ export function columnsFromArrow(table: ArrowTableLike, names: ArrowColumnNames 
   const idName = names.id ?? 'id';
   const idVec = table.getChild(idName);
   if (!idVec) throw new InvalidParameterError('candidates', `an Arrow table with an '${idName}' column`, table);
-  if (idVec.nullCount > 0) throw new InvalidParameterError(`candidates.${idName}`, 'a column without nulls', idVec.nullCount);
+  assertNoNulls(idVec, idName);
   const n = table.numRows;
   const ids: Id[] = new Array(n);
   for (let i = 0; i < n; i++) ids[i] = idVec.get(i) as Id;
@@ -106,11 +107,8 @@ export function columnsFromArrow(table: ArrowTableLike, names: ArrowColumnNames 
     const vals = new Float64Array(n);
     const arr = v.toArray();
     for (let i = 0; i < n; i++) vals[i] = Number(arr[i]);
-    if (v.nullCount > 0) {
-      const mask = new Uint8Array(n);
-      for (let i = 0; i < n; i++) mask[i] = v.isValid(i) ? 1 : 0;
-      present[f] = mask;
-    }
+    const mask = validityMask(v);
+    if (mask) present[f] = mask;
     out[f] = vals;
   }
   for (const g of ['category', 'creator'] as const) {
@@ -121,10 +119,11 @@ export function columnsFromArrow(table: ArrowTableLike, names: ArrowColumnNames 
     out[g] = keys;
   }
   if (names.features && names.features.length > 0) {
-    out.features = {};
+    out.features = nullProto();
     for (const name of names.features) {
       const v = table.getChild(name);
       if (!v) throw new InvalidParameterError('names.features', `names of columns in the table`, name);
+      assertNoNulls(v, name);
       const vals = new Float64Array(n);
       for (let i = 0; i < n; i++) vals[i] = Number(v.get(i));
       out.features[name] = vals;
@@ -190,7 +189,7 @@ function batchFromObjects<I extends Id>(list: readonly Candidate<I>[]): Candidat
     if (cre != null) (creator ??= new Array(n).fill(null))[i] = cre;
     if (c.features) {
       for (const [k, v] of Object.entries(c.features)) {
-        features ??= {};
+        features ??= nullProto();
         const col = (features[k] ??= new Float64Array(n).fill(Number.NaN));
         col[i] = v;
       }
@@ -232,7 +231,7 @@ function batchFromColumns<I extends Id>(cols: CandidateColumns<I>): CandidateBat
     const src = cols[g];
     if (src !== undefined && src.length !== n) throw new InvalidParameterError(`candidates.${g}.length`, `equal to ids.length (${n})`, src.length);
   }
-  const features: Record<string, ArrayLike<number>> = {};
+  const features: Record<string, ArrayLike<number>> = nullProto();
   for (const [k, v] of Object.entries(cols.features ?? {})) {
     if (v.length !== n) throw new InvalidParameterError(`candidates.features.${k}.length`, `equal to ids.length (${n})`, v.length);
     features[k] = v;
@@ -325,4 +324,9 @@ function validateBatch(b: CandidateBatch): void {
       if (pe && e![i] > imp![i]) throw new InvalidParameterError(where('engagements', i), `<= impressions (${imp![i]})`, e![i]);
     }
   }
+}
+
+/** A record for user-named keys (feature names): no prototype, so `'__proto__'` or `'toString'` is just a key. */
+export function nullProto<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
 }

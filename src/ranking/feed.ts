@@ -11,7 +11,7 @@ export type { CandidateSource, SourceContext };
 import { InvalidParameterError } from '../core/errors.js';
 import { checkInt, checkNumber, checkOneOf } from '../core/validate.js';
 import { type CapsOptions, resolveCapsOptions } from '../diversity/caps.js';
-import { type Candidate, type CandidateColumns, type GroupKey, toBatch, validateCandidates } from './candidates.js';
+import { type Candidate, type CandidateColumns, type GroupKey, nullProto, toBatch, validateCandidates } from './candidates.js';
 import type { PinMetadata } from './interfaces.js';
 import type { PinMetadataSource } from './interfaces.js';
 import { type RankedCandidate, type RerankOptions, type SkippedCandidate, rerank } from './rerank.js';
@@ -330,7 +330,7 @@ class MergedColumns<I extends Id> {
     put('quality', this.qual);
     out.present = present;
     if (this.features) {
-      out.features = {};
+      out.features = nullProto();
       for (const [k, col] of this.features) out.features[k] = Float64Array.from({ length: n }, (_, i) => col[i] ?? NaN);
     }
     return out;

@@ -3,6 +3,7 @@
  */
 import type { Id } from '../core/types.js';
 import { DimensionMismatchError, InvalidParameterError } from '../core/errors.js';
+import { assertNoNulls, firstNullRow, validityMask } from '../core/arrow.js';
 import { checkIdType } from '../core/ids.js';
 import type { ArrowTableLike, ArrowVectorLike, GroupKey } from './candidates.js';
 import type { PinMetadata, PinMetadataSource } from './interfaces.js';
@@ -75,9 +76,15 @@ type NumField = 'engagements' | 'impressions' | 'engagementRate' | 'quality';
 /**
  * Pin metadata backed by an Apache Arrow table (one row per pin). Columns are read once at construction
  * (numbers into typed arrays, keys into arrays) and an id → row map is built, so `get` is O(ids).
- * Arrow nulls are missing values.
  *
- * @throws {InvalidParameterError} when the id column is missing, has nulls or duplicates
+ * Arrow nulls in the optional columns are missing values: a null number is left out of the row's
+ * {@link PinMetadata}, a null category or creator is `null` ("none"), a null embedding row has no embedding
+ * (`embedding()` returns `undefined`). The id column must have no nulls, and a null *inside* a non-null
+ * embedding is an error (it would otherwise read as 0). The embedding dimension is the length of the first
+ * non-null embedding row.
+ *
+ * @throws {InvalidParameterError} when the id column is missing, has nulls (`column "id" row 3 must be a
+ * non-null value (got null)`) or duplicates
  * @example
  * import { tableFromArrays } from 'apache-arrow';
  * const meta = new ArrowPinMetadata(tableFromArrays({ id: ['a', 'b'], category: ['x', 'y'], quality: Float32Array.of(0.9, 0.4) }));
@@ -88,6 +95,7 @@ export class ArrowPinMetadata<I extends Id = Id> implements PinMetadataSource<I>
   private readonly nums: Partial<Record<NumField, { values: Float64Array; valid: Uint8Array | null }>> = {};
   private readonly keys: { category?: (GroupKey | null)[]; creator?: (GroupKey | null)[] } = {};
   private readonly embeddingVec: ArrowVectorLike | null;
+  private readonly embeddingName: string;
   /** Embedding dimension, or 0 without an embedding column. */
   readonly dim: number;
 
@@ -95,7 +103,7 @@ export class ArrowPinMetadata<I extends Id = Id> implements PinMetadataSource<I>
     const idName = columns.id ?? 'id';
     const idVec = table?.getChild?.(idName);
     if (!idVec) throw new InvalidParameterError('table', `an Arrow table with an '${idName}' column`, table);
-    if (idVec.nullCount > 0) throw new InvalidParameterError(`table.${idName}`, 'a column without nulls', idVec.nullCount);
+    assertNoNulls(idVec, idName);
     const n = table.numRows;
     this.ids = new Array(n);
     for (let r = 0; r < n; r++) {
@@ -111,12 +119,8 @@ export class ArrowPinMetadata<I extends Id = Id> implements PinMetadataSource<I>
       const arr = v.toArray();
       const values = new Float64Array(n);
       for (let r = 0; r < n; r++) values[r] = Number(arr[r]);
-      let valid: Uint8Array | null = null;
-      if (v.nullCount > 0) {
-        valid = new Uint8Array(n);
-        for (let r = 0; r < n; r++) valid[r] = v.isValid(r) ? 1 : 0;
-      }
-      this.nums[f] = { values, valid };
+      // nulls read as 0 in `values`; `valid` marks them missing
+      this.nums[f] = { values, valid: validityMask(v) };
     }
     for (const g of ['category', 'creator'] as const) {
       const v = table.getChild(columns[g] ?? g);
@@ -125,11 +129,17 @@ export class ArrowPinMetadata<I extends Id = Id> implements PinMetadataSource<I>
       for (let r = 0; r < n; r++) out[r] = (v.get(r) as GroupKey | null) ?? null;
       this.keys[g] = out;
     }
-    this.embeddingVec = table.getChild(columns.embedding ?? 'embedding');
+    this.embeddingName = columns.embedding ?? 'embedding';
+    this.embeddingVec = table.getChild(this.embeddingName);
+    let dim = 0;
     if (this.embeddingVec && n > 0) {
-      const first = this.embeddingVec.get(0) as { length: number } | null;
-      this.dim = first ? first.length : 0;
-    } else this.dim = 0;
+      // the first non-null row gives the dimension (row 0 may be a pin without an embedding)
+      let r0 = this.embeddingVec.nullCount > 0 ? -1 : 0;
+      if (r0 < 0) for (let r = 0; r < n; r++) if (this.embeddingVec.isValid(r)) { r0 = r; break; }
+      const first = r0 >= 0 ? (this.embeddingVec.get(r0) as { length: number } | null) : null;
+      dim = first ? first.length : 0;
+    }
+    this.dim = dim;
   }
 
   /** Number of pins. */
@@ -165,8 +175,13 @@ export class ArrowPinMetadata<I extends Id = Id> implements PinMetadataSource<I>
   embedding(id: I): Float32Array | undefined {
     const r = this.rowOf.get(id);
     if (r === undefined || !this.embeddingVec || !this.embeddingVec.isValid(r)) return undefined;
-    const v = this.embeddingVec.get(r) as { toArray(): ArrayLike<number> } | null;
+    const v = this.embeddingVec.get(r) as { toArray(): ArrayLike<number>; nullCount?: number; length: number; isValid?(i: number): boolean } | null;
     if (!v) return undefined;
+    // a null element inside a present embedding would read as 0
+    if (typeof v.nullCount === 'number' && v.nullCount > 0 && typeof v.isValid === 'function') {
+      const at = firstNullRow(v as { nullCount: number; length: number; isValid(i: number): boolean });
+      throw new InvalidParameterError(`column "${this.embeddingName}" row ${r}${at >= 0 ? ` element ${at}` : ''}`, 'an embedding without null elements', null);
+    }
     const a = v.toArray();
     const out = a instanceof Float32Array ? a : Float32Array.from(a);
     if (out.length !== this.dim) throw new DimensionMismatchError(`embedding of ${String(id)}`, this.dim, out.length);
