@@ -251,7 +251,17 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     const nItems = st.items.size;
     const denied = o.filterItems === undefined ? null : this.denseIds('filterItems', o.filterItems);
     const allowed = o.allowItems === undefined ? null : this.denseIds('allowItems', o.allowItems);
+    const extra = o.candidates === undefined ? null : this.denseIds('candidates', o.candidates);
     const rows = users.map((u, i) => this.rowFor(u, fallback, users.length === 1 ? 'user' : `users[${i}]`));
+    if (extra) {
+      let allowMask: Uint8Array | null = null;
+      if (allowed) { allowMask = new Uint8Array(nItems); for (const j of allowed) allowMask[j] = 1; }
+      return rows.map((row) => {
+        let cand = this.withCooccurring(row, extra);
+        if (allowMask) cand = cand.filter((j) => allowMask![j] === 1);
+        return this.rankCandidates(row, cand, denied, filterSeen, n);
+      });
+    }
     if (allowed && allowed.length * 4 <= nItems) {
       return rows.map((row) => this.rankCandidates(row, allowed, denied, filterSeen, n));
     }
@@ -449,6 +459,25 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     return q;
   }
 
+  /**
+   * The item side of the model's own scoring as inner products (nItems × k, row-major): for every pin j that
+   * shares no user with the user's pins, `score_j = tryUserFactors(user) · scoringFactors()_j` exactly (the
+   * co-occurrence term of `'ease'` is 0 there; for `'puresvd'` these are the item factors V). An
+   * inner-product index over these rows is the first stage of a two-stage recommender: its top pins, passed
+   * as `recommend(user, { candidates })`, together with the co-occurring pins the model scores itself, give
+   * full ranking's answer whenever the index returns the true top non-co-occurring pins.
+   * @example
+   * const { ids, factors, dim } = model.scoringFactors();
+   * const index = new HnswIndex({ metric: 'ip', dim }); index.addItems(ids, factors);
+   */
+  scoringFactors(): { ids: I[]; factors: Float32Array; dim: number } {
+    const st = this.fitted_();
+    const k = st.k, n = st.items.size;
+    const out = new Float32Array(n * k);
+    for (let j = 0; j < n; j++) for (let f = 0; f < k; f++) out[j * k + f] = st.wt[f * n + j];
+    return { ids: st.items.ids() as I[], factors: out, dim: k };
+  }
+
   /** Item factors V (nItems × k, row-major) and their ids, e.g. to build an inner-product ANN index. */
   itemFactors(): { ids: I[]; factors: Float32Array; dim: number } {
     const st = this.fitted_();
@@ -601,6 +630,21 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
    * Top-n among `cand` only: the same arithmetic as {@link scoreRows} (sparse term first, then the factor
    * term, in float64, rounded once), so a pin's score equals its score under full ranking bit for bit.
    */
+  /** `extra` plus every pin the user's pins co-occur with (the pins the `'ease'` sparse term reaches). */
+  private withCooccurring(row: Row | undefined, extra: Int32Array): Int32Array {
+    const st = this.fitted_();
+    if (!row || row.idx.length === 0 || !st.g) return extra;
+    const g = st.g;
+    const mark = new Uint8Array(st.items.size);
+    const out: number[] = [];
+    for (const j of extra) if (!mark[j]) { mark[j] = 1; out.push(j); }
+    for (let p = 0; p < row.idx.length; p++) {
+      const i = row.idx[p];
+      for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) { const j = g.indices[e]; if (!mark[j]) { mark[j] = 1; out.push(j); } }
+    }
+    return Int32Array.from(out);
+  }
+
   private rankCandidates(row: Row | undefined, cand: Int32Array, denied: Int32Array | null, filterSeen: boolean, n: number): Ranked<I> {
     const st = this.fitted_();
     const m = cand.length;

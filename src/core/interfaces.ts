@@ -44,8 +44,14 @@ export interface RecommendOptions<I extends Id = Id> {
   filterSeen?: boolean;
   /** Pins never to return. */
   filterItems?: Iterable<I>;
-  /** When given, only these pins may be returned (scored alone when few: the two-stage path). */
+  /** When given, only these pins may be returned (scored alone when few). */
   allowItems?: Iterable<I>;
+  /**
+   * Two-stage ranking: score only these pins (e.g. an inner-product index's top hits for the user) plus the
+   * pins the model can reach cheaply and exactly itself (for SVD-EASE, every pin that co-occurs with the
+   * user's pins), instead of every pin in the catalogue.
+   */
+  candidates?: Iterable<I>;
   /**
    * What to do for a user the model cannot score (unknown id, or no interaction on a known pin): `'error'`
    * throws, `'popular'` returns the most popular pins. @default 'error'

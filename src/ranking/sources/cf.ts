@@ -1,8 +1,8 @@
 /**
  * Collaborative-filtering candidates for the feed, in two stages: an inner-product index over the model's
- * item factors proposes `candidates` pins for the user's factor vector, and the model re-scores them with
- * its own scoring (SVD-EASE by default) — so the feed and `recommend()` rank a user's pins alike, without
- * scoring every pin of a large catalogue.
+ * `scoringFactors()` proposes `candidates` pins for the user's factor vector, and the model scores them,
+ * with the pins that co-occur with the user's history, by its own scoring (SVD-EASE by default) — so the
+ * feed and `recommend()` rank a user's pins alike, without scoring every pin of a large catalogue.
  */
 import type { Candidate, CandidateSource, Recommender, SourceContext, VectorSearcher } from '../../core/interfaces.js';
 import { InvalidParameterError } from '../../core/errors.js';
@@ -25,18 +25,21 @@ export interface CfSourceOptions<U extends Id, I extends Id> {
   timeoutMs?: number;
   /**
    * A fitted recommender (`SvdRecommender`): its `tryUserFactors` queries the index and its `recommend`
-   * (with `allowItems` = the index's candidates) gives the final scores. A user it cannot score gets `[]`.
+   * (with `candidates` = the index's hits) gives the final scores. A user it cannot score gets `[]`.
    */
   model?: Pick<Recommender<U, I>, 'tryUserFactors' | 'recommend'>;
   /** Without `model`: the user's factor vector, or `undefined` for a cold user (the source then returns `[]`). */
   userVector?: (user: U) => Float32Array | undefined;
-  /** Index over the item factors in inner-product mode (`HnswIndex`/`ExactIndex` with metric `'ip'`). */
+  /**
+   * Inner-product index (`HnswIndex`/`ExactIndex` with metric `'ip'`) over `model.scoringFactors()` (with
+   * `model`) or over the vectors `userVector` is matched against.
+   */
   index: VectorSearcher<I>;
   /** Candidates to return. @default 500 */
   k?: number;
   /**
-   * With `model`: pins the index proposes for re-scoring (more is closer to full ranking; see the README for
-   * the measured trade-off). @default 4 × k
+   * With `model`: pins the index proposes for exact scoring, besides the co-occurring ones (more is closer to
+   * full ranking; the README has the measured trade-off). @default k
    */
   candidates?: number;
   /** With `model`: leave out the user's training pins, as `recommend` does. @default true */
@@ -70,7 +73,7 @@ export class CfCandidateSource<U extends Id = Id, I extends Id = Id> implements 
     this.name = options.name ?? 'cf';
     this.timeoutMs = options.timeoutMs;
     this.k = checkInt('k', options.k ?? 500, 1);
-    this.candidates = checkInt('candidates', options.candidates ?? 4 * this.k, 1);
+    this.candidates = checkInt('candidates', options.candidates ?? this.k, 1);
   }
 
   async fetch(user: U, ctx: SourceContext<I>): Promise<Candidate<I>[]> {
@@ -81,7 +84,7 @@ export class CfCandidateSource<U extends Id = Id, I extends Id = Id> implements 
     if (model) {
       const hits = await this.o.index.search(q, Math.max(this.candidates, want) + ctx.exclude.size);
       if (hits.ids.length === 0) return [];
-      const r = model.recommend(user, { n: want, allowItems: Array.from(hits.ids), filterItems: ctx.exclude, filterSeen: this.o.filterSeen ?? true });
+      const r = model.recommend(user, { n: want, candidates: Array.from(hits.ids), filterItems: ctx.exclude, filterSeen: this.o.filterSeen ?? true });
       return r.ids.map((id, i) => ({ id, similarity: r.scores[i] }));
     }
     const hits = await this.o.index.search(q, want + ctx.exclude.size);
