@@ -9,7 +9,7 @@
  *   npm run bench -- ann --quick                  # all three, small (CI)
  *   ... [--anchor anchor.json]                    # hnsw_anchor.py output: print ratios
  *
- * Options: --efs 10,20,40,80,160,320  --M 16  --efc 200  --k 10  --repeats 3  --threads 2  --seed 7  --out file
+ * Options: --efs 10,20,40,80,160,320  --M 16  --efc 200  --k 10  --repeats 3  --threads 2  --seed 7  --json  --out file
  */
 import { existsSync, readFileSync, writeFileSync, mkdirSync, statSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
@@ -17,7 +17,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { HnswIndex, ExactIndex, recallAtK } from '../src/ann/index.js';
 import type { Metric } from '../src/core/types.js';
 import { Rng } from '../src/core/rng.js';
-import { dataRoot, num, nums, parseArgs, printTable, str, writeJson, type Args } from './lib.js';
+import { dataRoot, num, nums, parseArgs, printTable, report, stats, str, type Args } from './lib.js';
 
 interface Matrix { data: Float32Array; rows: number; dim: number }
 
@@ -102,8 +102,8 @@ async function timeSearch(index: HnswIndex<number>, q: Matrix, k: number, ef: nu
     res = await index.searchBatch(q.data, k, { ef, threads, filter });
     times.push((performance.now() - t0) / 1000);
   }
-  times.sort((a, b) => a - b);
-  return { res, best: times[0], median: times[Math.floor(times.length / 2)] };
+  const st = stats(times);
+  return { res, best: st.min, median: st.median };
 }
 
 interface AnchorJson {
@@ -287,8 +287,8 @@ async function runMips(args: Args, quick: boolean) {
       res.push(index.search(users.subarray(q * dim, (q + 1) * dim), k, { ef }));
       lat.push(performance.now() - t);
     }
-    lat.sort((a, b) => a - b);
-    rows.push({ ef, recallAt20: +recallAtK(res, truth, k).toFixed(4), p50ms: +lat[Math.floor(nq / 2)].toFixed(3), p99ms: +lat[Math.min(nq - 1, Math.floor(nq * 0.99))].toFixed(3), qps: Math.round(1000 * nq / lat.reduce((a, b) => a + b, 0)) });
+    const st = stats(lat);
+    rows.push({ ef, recallAt20: +recallAtK(res, truth, k).toFixed(4), p50ms: +st.median.toFixed(3), p99ms: +st.p99.toFixed(3), spread: +st.spread.toFixed(3), qps: Math.round(1000 / st.mean) });
   }
   printTable(rows, `mips: HNSW (ip) vs exact scoring of every item (exact: ${exactMs.toFixed(1)} ms/user in JS)`);
   console.log(`mips build ${buildS.toFixed(1)} s, ${rssPerVector} B/item (RSS delta), formula ${Math.round(formulaBytes(dim, M))} B`);
@@ -296,7 +296,7 @@ async function runMips(args: Args, quick: boolean) {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ['quick', 'synthetic', 'mips', 'json', 'help', 'write-only']);
+  const args = parseArgs(argv, ['synthetic', 'mips', 'write-only']);
   if (args.help) { console.log(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]); return; }
   const quick = args.quick === true;
   const modeGiven = Boolean(args.data || args.synthetic || args.mips);
@@ -355,10 +355,10 @@ export async function main(argv: string[]): Promise<void> {
     const hs = (anchorCmp as { anchorSweeps: { recall: number; qps_best: number }[] }).anchorSweeps;
     plots.push({ name: 'Python hnswlib (anchor)', points: hs.map((h) => ({ recall: h.recall, qps: h.qps_best })) });
   }
-  const out = writeJson('ann', args, { quick, datasets: results, mips, anchor: anchorCmp, skipped });
+  const out = report('ann', args, { quick, datasets: results, mips, anchor: anchorCmp, skipped });
   if (plots.length > 0) {
     const svg = out.replace(/\.json$/, '') + '.svg';
     writeFileSync(svg, svgPlot(plots, 'recall@10 vs single-thread QPS (M=16, efC=200)'));
-    console.log(`\nwrote ${out} and ${svg}`);
-  } else console.log(`\nwrote ${out}`);
+    console.log(`wrote ${svg}`);
+  }
 }

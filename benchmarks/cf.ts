@@ -21,18 +21,21 @@ import {
   SvdRecommender, evaluate, leaveLastOut, readArrowFile, readRatingsCsv, readSequenceFile, randomizedSvd,
   syntheticInteractions, type InteractionLog, type InteractionMatrix, type Scoring,
 } from '../src/cf/index.js';
-import { dataRoot, num, nums, parseArgs, peakRssMb, printTable, since, str, writeJson, type Args } from './lib.js';
+import { dataRoot, num, nums, parseArgs, peakRssMb, printTable, report, since, stats, str, type Args } from './lib.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ['quick', 'json', 'synthetic', 'anchor', 'latency', 'synthetic-matrix', 'help', 'demo']);
+  const args = parseArgs(argv, ['synthetic', 'anchor', 'latency', 'synthetic-matrix', 'help', 'demo']);
   if (args.help) {
     console.log((await import('node:fs')).readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
     return;
   }
   if (typeof args['synthetic-one'] === 'string') return syntheticOne(args);
-  if (args.synthetic) return syntheticCurve(args);
+  if (args.synthetic) {
+    report('cf-synthetic', args, { mode: 'synthetic', results: await syntheticCurve(args) });
+    return;
+  }
   if (args.anchor) return anchorCompare(args);
   if (args.latency) return latency(args);
   if (args.demo) return demo(args);
@@ -56,9 +59,8 @@ async function quality(args: Args): Promise<void> {
   const file = str(args, 'data') ?? defaultData();
   if (!file) {
     console.log(`SKIPPED cf quality: no --data given and ${path.join(dataRoot(), 'amazon-sports')} is missing (set PINREC_DATA).`);
-    const out = writeJson('cf', args, { skipped: 'dataset missing' });
-    console.log(`wrote ${out}`);
-    if (quick) await syntheticCurve({ ...args, nnz: '200000', 'no-json': true });
+    const synthetic = quick ? await syntheticCurve({ ...args, nnz: '200000' }) : undefined;
+    report('cf', args, { mode: 'quality', skipped: 'dataset missing', synthetic });
     return;
   }
   const format = str(args, 'format') ?? (file.endsWith('.csv') ? 'ratings-csv' : file.endsWith('.arrow') ? 'arrow' : 'seq');
@@ -88,19 +90,18 @@ async function quality(args: Args): Promise<void> {
           lambda: scoring === 'ease' ? (lambda === 'auto' ? `auto=${model.lambda.toFixed(0)}` : lambda) : undefined, fitSeconds, evalSeconds, evalUsers: m.users,
           hr10: m.hr, ndcg10: m.ndcg, mrr: m.mrr, coverage10: m.coverage, peakRssMb: peakRssMb(),
         });
-        if (!args.json) printTable([rows[rows.length - 1]]);
+        printTable([rows[rows.length - 1]]);
       }
     }
   }
   printTable(rows, `cf quality (leave-last-out, full ranking; load+split ${loadSeconds.toFixed(2)} s)`);
-  const out = writeJson('cf', args, { mode: 'quality', dataset: path.basename(file), loadSeconds, results: rows });
-  if (args.json) console.log(JSON.stringify(rows.length === 1 ? rows[0] : rows));
-  console.log(`wrote ${out}`);
-  if (quick) await syntheticCurve({ ...args, nnz: '200000', 'no-json': true });
+  // --quick also runs a small point of the synthetic fit-time curve (reported under `synthetic`)
+  const synthetic = quick ? await syntheticCurve({ ...args, nnz: '200000' }) : undefined;
+  report('cf', args, { mode: 'quality', dataset: path.basename(file), loadSeconds, results: rows, synthetic });
 }
 
 /** Fit-time and memory curve over growing synthetic matrices, each size in a fresh process (clean peak RSS). */
-async function syntheticCurve(args: Args): Promise<void> {
+async function syntheticCurve(args: Args): Promise<Record<string, unknown>[]> {
   const sizes = nums(args, 'nnz', args.quick ? [200_000] : [1_000_000, 5_000_000, 20_000_000]);
   const factors = num(args, 'factors', 64);
   const rows: Record<string, unknown>[] = [];
@@ -110,7 +111,7 @@ async function syntheticCurve(args: Args): Promise<void> {
     rows.push(JSON.parse(r.stdout.trim().split('\n').pop()!));
   }
   printTable(rows, `cf synthetic scale (power-law users and pins, seed mix of interaction types, ${factors} factors, PureSVD fit)`);
-  if (!args['no-json']) console.log(`wrote ${writeJson('cf-synthetic', args, { mode: 'synthetic', results: rows })}`);
+  return rows;
 }
 
 async function syntheticOne(args: Args): Promise<void> {
@@ -127,6 +128,7 @@ async function syntheticOne(args: Args): Promise<void> {
   const model = new SvdRecommender({ factors, scoring: 'puresvd' }).fit(X);
   const fitSeconds = since(t0);
   void model;
+  // internal child of syntheticCurve (not a user-facing mode): its one stdout line is read by the parent
   console.log(JSON.stringify({ events, users: X.nUsers, items: X.nItems, nnz: X.nnz, factors, buildSeconds, fitSeconds, peakRssMb: peakRssMb() }));
 }
 
@@ -191,7 +193,7 @@ async function anchorCompare(args: Args): Promise<void> {
   }
   rmSync(dir, { recursive: true, force: true });
   printTable(rows, `truncated SVD side by side (best of ${repeats}; vsFastest = our seconds / faster of sklearn randomized_svd(n_iter=5) and scipy svds)`);
-  console.log(`wrote ${writeJson('cf-anchor', args, { mode: 'anchor', results: rows })}`);
+  report('cf-anchor', args, { mode: 'anchor', results: rows });
 }
 
 /** Brute-force recommend latency over a large catalogue. */
@@ -211,11 +213,10 @@ async function latency(args: Args): Promise<void> {
     model.recommend(ids[(i * 7919) % ids.length], { n: 20 });
     samples.push(performance.now() - t0);
   }
-  samples.sort((a, b) => a - b);
-  const q = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))];
-  const row = { pins: X.nItems, users: X.nUsers, factors, fitSeconds, recommendMsMedian: q(0.5), recommendMsP90: q(0.9), recommendMsP99: q(0.99), calls: samples.length, peakRssMb: peakRssMb() };
+  const st = stats(samples);
+  const row = { pins: X.nItems, users: X.nUsers, factors, fitSeconds, recommendMsMedian: st.median, recommendMsP90: st.p90, recommendMsP99: st.p99, recommendMsMean: st.mean, spread: st.spread, calls: st.samples, peakRssMb: peakRssMb() };
   printTable([row], 'recommend latency (brute force over every pin, top 20, one thread)');
-  console.log(`wrote ${writeJson('cf-latency', args, { mode: 'latency', results: [row] })}`);
+  report('cf-latency', args, { mode: 'latency', results: [row] });
 }
 
 /** The README's demo: fit and evaluate on a seeded synthetic catalogue (or --data), then recommend for one user. */
@@ -241,5 +242,5 @@ async function demo(args: Args): Promise<void> {
   const user = best!.userIds()[0];
   const rec = best!.recommend(user, { n: 5 });
   console.log(`\ntop 5 pins for user ${String(user)} (ease): ${rec.ids.map((id, i) => `${String(id)} (${rec.scores[i].toFixed(3)})`).join(', ')}`);
-  console.log(`wrote ${writeJson('cf-demo', args, { mode: 'demo', dataset: file ?? 'synthetic', results: rows })}`);
+  report('cf-demo', args, { mode: 'demo', dataset: file ?? 'synthetic', results: rows });
 }

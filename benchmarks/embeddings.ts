@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { dataRoot, machine, num, nums, parseArgs, printTable, str, writeJson, type Args } from './lib.js';
+import { dataRoot, num, nums, parseArgs, printTable, report, str, type Args } from './lib.js';
 import {
   loadEmbedder, decodeImage, resolveDecodeOptions, retrievalAtK, PcaProjection, powerNormalize, l2NormalizeRows,
   MODELS, initBackend, type Embedder, type LoadEmbedderOptions,
@@ -131,11 +131,10 @@ async function rawFeatures(opts: LoadEmbedderOptions, paths: string[], cacheFile
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const args: Args = parseArgs(argv, ['quick', 'json', 'help']);
+  const args: Args = parseArgs(argv);
   if (args.help) { console.log(HELP); return; }
   const quick = args.quick === true;
-  const json = args.json === true;
-  const log = (s: string) => { if (!json) console.log(s); else console.error(s); };
+  const log = (s: string) => console.log(s); // (with --json, lib.ts sends all of this to stderr)
   const dataDir = path.resolve(str(args, 'data') ?? path.join(dataRoot(), 'caltech101-subset'));
   const modelName = str(args, 'model', 'mobilenet_v1_0.75_224');
   const modelDir = path.resolve(str(args, 'model-dir') ?? process.env.PINREC_MODEL_DIR ?? path.join(process.cwd(), '../shared/models'));
@@ -149,8 +148,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (skips.length) {
     for (const s of skips) log(`SKIPPED embeddings benchmark — ${s}`);
-    const out = writeJson('embeddings', args, { ...result, skipped: skips });
-    log(`wrote ${out}`);
+    report('embeddings', args, { ...result, skipped: skips });
     return;
   }
   const base: LoadEmbedderOptions = { model: modelName, ...(bundled ? {} : { modelDir }), download: false, fallback: false };
@@ -386,8 +384,5 @@ export async function main(argv: string[]): Promise<void> {
     result.memory = { total, series };
   }
 
-  result.machineInfo = machine();
-  const out = writeJson('embeddings', args, result);
-  if (json) console.log(JSON.stringify(result));
-  log(`wrote ${out}`);
+  report('embeddings', args, result);
 }

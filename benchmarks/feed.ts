@@ -9,8 +9,8 @@
  * and diversity. Indexes are cached under $TMPDIR/pinrec-bench-cache (building 1M takes minutes; use
  * `--build-only cf|visual` to build them one at a time).
  *
- *   npm run bench -- feed [--n 1000000] [--runs 1000] [--quick] [--build-only cf|visual] [--no-cache] [--out file]
- *   npm run bench -- feed --amazon [--quick]    CF feed before/after caps on amazon-sports (needs pinrec/cf)
+ *   npm run bench -- feed [--n 1000000] [--runs 1000] [--quick] [--build-only cf|visual] [--no-cache] [--json] [--out file]
+ *   npm run bench -- feed --amazon [--quick] [--json]    CF feed before/after caps on amazon-sports (needs pinrec/cf)
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +22,7 @@ import { applyCaps, checkCaps, diversityMetrics, type Groupable } from '../src/d
 import {
   ArrowPinMetadata, BruteForceSearcher, CfCandidateSource, FeedGenerator, InMemoryPinMetadata, PopularSource, VisualNeighborsSource, type PopularPin,
 } from '../src/ranking/index.js';
-import { dataRoot, machine, num, parseArgs, peakRssMb, printTable, since, stats, str, writeJson } from './lib.js';
+import { dataRoot, num, parseArgs, peakRssMb, printTable, report, since, stats, str } from './lib.js';
 
 const FACTORS = 64;
 const EMB = 256;
@@ -124,8 +124,8 @@ function makeUsers(cat: Catalogue, count: number, seed: number): User[] {
 export async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, ['quick', 'amazon', 'no-cache']);
   if (args.help) {
-    console.log('npm run bench -- feed [--n 1000000] [--runs 1000] [--users 200] [--seed 1] [--quick] [--build-only cf|visual] [--no-cache] [--out file]\n' +
-      'npm run bench -- feed --amazon [--quick] [--out file]');
+    console.log('npm run bench -- feed [--n 1000000] [--runs 1000] [--users 200] [--seed 1] [--quick] [--build-only cf|visual] [--no-cache] [--json] [--out file]\n' +
+      'npm run bench -- feed --amazon [--quick] [--json] [--out file]');
     return;
   }
   if (args.amazon) {
@@ -211,10 +211,10 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   const st = stats(samples);
-  const rows = [{ stage: 'whole feed (3 sources → 100)', median_ms: st.median, p90_ms: st.p90, p99_ms: st.p99, max_ms: st.max, samples: st.n }];
+  const rows = [{ stage: 'whole feed (3 sources → 100)', median_ms: st.median, p90_ms: st.p90, p99_ms: st.p99, max_ms: st.max, mean_ms: st.mean, spread: st.spread, samples: st.samples }];
   for (const [name, ms] of perSource) {
     const s = stats(ms);
-    rows.push({ stage: `  source ${name}`, median_ms: s.median, p90_ms: s.p90, p99_ms: s.p99, max_ms: s.max, samples: s.n });
+    rows.push({ stage: `  source ${name}`, median_ms: s.median, p90_ms: s.p90, p99_ms: s.p99, max_ms: s.max, mean_ms: s.mean, spread: s.spread, samples: s.samples });
   }
   printTable(rows, `feed for one user: ${n.toLocaleString('en-US')} pins, ${FACTORS} factors, ${EMB}-d embeddings (one core, ${runs} feeds over ${users.length} users)`);
   const statusText = [...statuses].map(([name, m]) => `${name}: ${[...m].map(([k, v]) => `${k} ${v}`).join(', ')}`).join('; ');
@@ -251,12 +251,11 @@ export async function main(argv: string[]): Promise<void> {
   printTable(cfRows, `CF top-500 over ${n.toLocaleString('en-US')} × ${FACTORS} factors, ${checkUsers.length} users`);
   const target = st.p99 <= 10;
   console.log(`target p99 <= 10 ms: ${target ? 'met' : 'NOT met'} (${st.p99.toFixed(2)} ms); index build ${cfb.cached ? 'cached' : `${cfb.seconds.toFixed(1)} s`} (cf), ${visb.cached ? 'cached' : `${visb.seconds.toFixed(1)} s`} (visual); catalogue ${catalogueSeconds.toFixed(1)} s, metadata ${setupSeconds.toFixed(1)} s; peak RSS ${peakRssMb()} MB`);
-  const out = writeJson('feed', args, {
+  report('feed', args, {
     params: { n, runs, users: users.length, seed, quick, factors: FACTORS, embeddingDim: EMB },
     rows, sources: Object.fromEntries([...statuses].map(([k, m]) => [k, Object.fromEntries(m)])), capsBroken, diversity: div, cf: cfRows,
-    build: { cf: { seconds: cfb.seconds, cached: cfb.cached }, visual: { seconds: visb.seconds, cached: visb.cached } }, peakRssMb: peakRssMb(), machineInfo: machine(),
+    build: { cf: { seconds: cfb.seconds, cached: cfb.cached }, visual: { seconds: visb.seconds, cached: visb.cached } }, peakRssMb: peakRssMb(),
   });
-  console.log(`wrote ${out}`);
 }
 
 /** Rank of `target` in `list` (0-based), or -1. */
@@ -277,7 +276,7 @@ async function amazonMain(args: Record<string, string | boolean>): Promise<void>
   const attrFile = path.join(dir, 'Sports_and_Outdoors_item2attributes.json');
   if (!existsSync(seqFile) || !existsSync(attrFile)) {
     console.log(`amazon mode skipped: ${seqFile} or ${attrFile} not found (set PINREC_DATA)`);
-    writeJson('feed', args, { mode: 'amazon', skipped: `dataset not found under ${dir}` });
+    report('feed', args, { mode: 'amazon', skipped: `dataset not found under ${dir}` });
     return;
   }
   const cf = await import('../src/cf/index.js');
@@ -398,6 +397,5 @@ async function amazonMain(args: Record<string, string | boolean>): Promise<void>
   console.log('HR@10/NDCG@10 cannot change: the caps leave the first 20 results free. Shares are the mean over users of the largest share.');
   const fs = stats(feedMs);
   console.log(`fit ${fitSeconds.toFixed(1)} s, evaluation ${evalSeconds.toFixed(1)} s; feed pipeline (fit + index + ${u} feeds) ${feedSeconds.toFixed(1)} s, per feed median ${fs.median.toFixed(2)} ms, p99 ${fs.p99.toFixed(2)} ms; peak RSS ${peakRssMb()} MB`);
-  const out = writeJson('feed', args, { mode: 'amazon', params: { factors, users: u, candidatesPerUser, quick, scoring: model.options.scoring }, rows, fitSeconds, evalSeconds, feedSeconds, feedMs: fs, peakRssMb: peakRssMb() });
-  console.log(`wrote ${out}`);
+  report('feed', args, { mode: 'amazon', params: { factors, users: u, candidatesPerUser, quick, scoring: model.options.scoring }, rows, fitSeconds, evalSeconds, feedSeconds, feedMs: fs, peakRssMb: peakRssMb() });
 }

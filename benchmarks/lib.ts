@@ -1,12 +1,26 @@
-/** Shared benchmark plumbing: argument parsing, machine record, tables, JSON output, timing. */
+/**
+ * Shared benchmark plumbing: argument parsing, machine record, tables, statistics, the result JSON.
+ *
+ * Output contract (every benchmark, through benchmarks/run.ts):
+ * - Each run ends with exactly one {@link report}: the result `{ benchmark, machine, ...result }` is written to
+ *   `--out` (default `bench-results/<name>-<date>.json`), and `wrote <file>` is logged.
+ * - Without `--json`, tables and logs go to stdout. With `--json`, stdout carries exactly one line — that same
+ *   JSON object, written when the benchmark returns — and everything else (tables, logs, library output) goes
+ *   to stderr. So `npm run --silent bench -- <name> --json | tail -n 1` is always the result.
+ * - Timing summaries come from {@link stats} (one definition of median / p99 / spread for every benchmark).
+ */
 import { cpus, totalmem, platform, release, arch } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 export type Args = Record<string, string | boolean>;
 
-/** Parse `--key value`, `--key=value` and bare `--flag` arguments. */
+/** Flags every benchmark understands as booleans (never followed by a value). */
+export const COMMON_FLAGS = ['quick', 'json', 'help'];
+
+/** Parse `--key value`, `--key=value` and bare `--flag` arguments (`booleans` and {@link COMMON_FLAGS} take no value). */
 export function parseArgs(argv: string[], booleans: string[] = []): Args {
+  booleans = [...COMMON_FLAGS, ...booleans];
   const out: Args = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -77,12 +91,59 @@ function fmt(v: number): string {
   return v.toPrecision(4);
 }
 
-/** Write a result JSON (with the machine record) and return the path. */
+/** Write a result JSON (with the machine record) and return the path. Benchmarks call {@link report} instead. */
 export function writeJson(name: string, args: Args, result: Record<string, unknown>): string {
+  return writeResult(name, args, { benchmark: name, machine: machine(), ...result });
+}
+
+function writeResult(name: string, args: Args, doc: Record<string, unknown>): string {
   const out = str(args, 'out') ?? path.join('bench-results', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  writeFileSync(out, JSON.stringify({ benchmark: name, machine: machine(), ...result }, null, 2) + '\n');
+  writeFileSync(out, JSON.stringify(doc, null, 2) + '\n');
   return out;
+}
+
+// ---- the --json stdout contract ----
+
+let jsonMode = false;
+let realStdoutWrite: typeof process.stdout.write | undefined;
+let reported: { name: string; doc: Record<string, unknown> } | undefined;
+
+/**
+ * Start a benchmark's output (benchmarks/run.ts calls it before `main`). With `--json` in `argv`, every write
+ * to stdout from here on (console.log, printTable, libraries) is sent to stderr instead.
+ */
+export function beginOutput(argv: string[]): void {
+  jsonMode = argv.includes('--json');
+  reported = undefined;
+  if (jsonMode && !realStdoutWrite) {
+    realStdoutWrite = process.stdout.write.bind(process.stdout) as typeof process.stdout.write;
+    process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+  }
+}
+
+/**
+ * The benchmark's result: written to `--out` (see {@link writeJson}) and, with `--json`, printed as the one
+ * stdout line by {@link endOutput}. Call it once per run, last. Returns the file written.
+ */
+export function report(name: string, args: Args, result: Record<string, unknown>): string {
+  if (reported) throw new Error(`benchmark ${name}: report() called twice (already reported ${reported.name}); combine the results into one`);
+  const doc = { benchmark: name, machine: machine(), ...result };
+  const out = writeResult(name, args, doc);
+  reported = { name, doc };
+  console.log(`wrote ${out}`);
+  return out;
+}
+
+/** Finish the output: with `--json`, print the reported result as the single stdout line (an error if none). */
+export function endOutput(): void {
+  if (!jsonMode) return;
+  if (!reported) throw new Error('benchmark finished without report(): no JSON result to print');
+  const line = JSON.stringify(reported.doc) + '\n';
+  const write = realStdoutWrite!;
+  process.stdout.write = write;
+  realStdoutWrite = undefined;
+  write(line);
 }
 
 /** Seconds since `t0` (from `performance.now()`). */
@@ -95,9 +156,57 @@ export function peakRssMb(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }
 
-/** Median and percentiles of samples. */
-export function stats(samples: number[]) {
-  const s = [...samples].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * (s.length - 1) + 0.5))];
-  return { n: s.length, min: s[0], median: q(0.5), p90: q(0.9), p99: q(0.99), max: s[s.length - 1] };
+/** Summary of a set of samples (e.g. ms per call), the one definition every benchmark reports. */
+export interface Stats {
+  /** Number of samples. */
+  samples: number;
+  mean: number;
+  median: number;
+  p90: number;
+  p99: number;
+  min: number;
+  max: number;
+  /** Sample standard deviation (n − 1). */
+  sd: number;
+  /** Relative interquartile range, (p75 − p25) / median: 0.1 means the middle half lies within ±5 % of the median. */
+  spread: number;
+}
+
+/** The `p` quantile (0..1) of ascending `sorted` values, linear interpolation between ranks (numpy's default). */
+export function quantile(sorted: ArrayLike<number>, p: number): number {
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  const h = (n - 1) * Math.min(1, Math.max(0, p));
+  const lo = Math.floor(h);
+  const hi = Math.min(n - 1, lo + 1);
+  return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
+}
+
+/** {@link Stats} of `samples` (not modified). Empty input gives `samples: 0` and NaN elsewhere. */
+export function stats(samples: ArrayLike<number>): Stats {
+  const s = Float64Array.from(samples).sort();
+  const n = s.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += s[i];
+  const mean = n ? sum / n : NaN;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (s[i] - mean) ** 2;
+  const median = quantile(s, 0.5);
+  return {
+    samples: n, mean, median, p90: quantile(s, 0.9), p99: quantile(s, 0.99), min: n ? s[0] : NaN, max: n ? s[n - 1] : NaN,
+    sd: n > 1 ? Math.sqrt(ss / (n - 1)) : 0,
+    spread: n ? (quantile(s, 0.75) - quantile(s, 0.25)) / median : NaN,
+  };
+}
+
+/** Time `fn` `iters` times (after `warmup` untimed calls) and return the samples in milliseconds. */
+export function timeMs(iters: number, fn: () => unknown, warmup = Math.min(200, iters)): number[] {
+  for (let i = 0; i < warmup; i++) fn();
+  const out: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = performance.now();
+    fn();
+    out.push(performance.now() - t0);
+  }
+  return out;
 }

@@ -3,12 +3,12 @@
  * 100 results. Reports median and p99 per call for columnar input (typed arrays), object input, and the
  * stages separately (scoring, plain top-k, caps on a pre-sorted list), plus MMR over a 500-candidate pool.
  *
- *   npm run bench -- ranking [--n 10000] [--limit 100] [--iters 3000] [--quick] [--out file]
+ *   npm run bench -- ranking [--n 10000] [--limit 100] [--iters 3000] [--quick] [--json] [--out file]
  */
 import { Rng } from '../src/core/index.js';
 import { applyCaps, diversityMetrics, mmr } from '../src/diversity/index.js';
 import { rerank, scoreCandidates, topK, type Candidate, type CandidateColumns } from '../src/ranking/index.js';
-import { machine, num, parseArgs, peakRssMb, printTable, stats, writeJson } from './lib.js';
+import { num, parseArgs, peakRssMb, printTable, report, stats, timeMs } from './lib.js';
 
 function makeCandidates(n: number, seed: number) {
   const rng = new Rng(seed);
@@ -36,21 +36,10 @@ function makeCandidates(n: number, seed: number) {
   return { cols, objects };
 }
 
-function time(iters: number, fn: () => unknown): number[] {
-  const samples: number[] = [];
-  for (let i = 0; i < Math.min(200, iters); i++) fn(); // warm up the JIT
-  for (let i = 0; i < iters; i++) {
-    const t0 = performance.now();
-    fn();
-    samples.push(performance.now() - t0);
-  }
-  return samples;
-}
-
 export async function main(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ['quick']);
+  const args = parseArgs(argv);
   if (args.help) {
-    console.log('npm run bench -- ranking [--n 10000] [--limit 100] [--iters 3000] [--seed 1] [--quick] [--out file]');
+    console.log('npm run bench -- ranking [--n 10000] [--limit 100] [--iters 3000] [--seed 1] [--quick] [--json] [--out file]');
     return;
   }
   const quick = args.quick === true;
@@ -65,20 +54,20 @@ export async function main(argv: string[]): Promise<void> {
   const rows: Record<string, unknown>[] = [];
   const add = (stage: string, samples: number[]) => {
     const s = stats(samples);
-    rows.push({ stage, n, median_ms: s.median, p90_ms: s.p90, p99_ms: s.p99, max_ms: s.max, samples: s.n });
+    rows.push({ stage, n, median_ms: s.median, p90_ms: s.p90, p99_ms: s.p99, max_ms: s.max, mean_ms: s.mean, spread: s.spread, samples: s.samples });
   };
-  add('rerank+caps (columns)', time(iters, () => rerank(cols, { limit })));
-  add('rerank+caps (objects)', time(iters, () => rerank(objects, { limit })));
-  add('score only (columns)', time(iters, () => scoreCandidates(cols)));
+  add('rerank+caps (columns)', timeMs(iters, () => rerank(cols, { limit })));
+  add('rerank+caps (objects)', timeMs(iters, () => rerank(objects, { limit })));
+  add('score only (columns)', timeMs(iters, () => scoreCandidates(cols)));
   const scores = scoreCandidates(cols).scores;
-  add('top-k only (heap)', time(iters, () => topK(scores, limit, cols.ids)));
-  add('caps only (pre-sorted)', time(iters, () => applyCaps(sorted, { limit })));
+  add('top-k only (heap)', timeMs(iters, () => topK(scores, limit, cols.ids)));
+  add('caps only (pre-sorted)', timeMs(iters, () => applyCaps(sorted, { limit })));
   const pool = 500;
   const dim = 64;
   const rng = new Rng(seed + 1);
   const vecs = rng.fillNormal(new Float32Array(pool * dim));
   const rel = scores.slice(0, pool);
-  add(`MMR λ=0.7 (${pool}×${dim} pool → ${limit})`, time(Math.max(20, Math.floor(iters / 20)), () => mmr(rel, vecs, dim, { lambda: 0.7, limit, normalized: false })));
+  add(`MMR λ=0.7 (${pool}×${dim} pool → ${limit})`, timeMs(Math.max(20, Math.floor(iters / 20)), () => mmr(rel, vecs, dim, { lambda: 0.7, limit, normalized: false })));
   printTable(rows, `re-rank + diversify ${n.toLocaleString('en-US')} candidates → ${limit} (one core, ${iters} iterations)`);
 
   const m = diversityMetrics(res.items);
@@ -91,6 +80,5 @@ export async function main(argv: string[]): Promise<void> {
   console.log(`skipped by caps: ${res.skipped.length}, considered ${res.items.length + res.skipped.length} of ${n}; peak RSS ${peakRssMb()} MB`);
   const target = rows[0].median_ms as number;
   console.log(`target: median <= 1 ms for 10,000 → 100: ${target <= 1 ? 'met' : 'NOT met'} (${target.toFixed(3)} ms)`);
-  const out = writeJson('ranking', args, { params: { n, limit, iters, seed, quick }, rows, diversity: div, skipped: res.skipped.length, peakRssMb: peakRssMb(), machineInfo: machine() });
-  console.log(`wrote ${out}`);
+  report('ranking', args, { params: { n, limit, iters, seed, quick }, rows, diversity: div, skipped: res.skipped.length, peakRssMb: peakRssMb() });
 }

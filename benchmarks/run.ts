@@ -1,11 +1,13 @@
 /**
  * Benchmark entry point: `npm run bench -- <name> [options]` runs `benchmarks/<name>.ts`.
  * Every benchmark prints a table, writes JSON (to --out, default bench-results/<name>-<date>.json),
- * records the machine, and has a `--quick` mode that CI runs.
+ * records the machine, and has a `--quick` mode that CI runs. With `--json`, stdout is exactly one line, the
+ * result JSON; everything else goes to stderr (see lib.ts).
  */
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as path from 'node:path';
+import { beginOutput, endOutput } from './lib.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const names = readdirSync(here)
@@ -20,4 +22,6 @@ if (!name || name === '--help' || !names.includes(name)) {
   process.exit(name && name !== '--help' ? 2 : 0);
 }
 const mod = (await import(pathToFileURL(path.join(here, `${name}.ts`)).href)) as { main(argv: string[]): Promise<void> };
+beginOutput(rest);
 await mod.main(rest);
+if (!rest.includes('--help')) endOutput();
