@@ -204,10 +204,6 @@ const ALLOWED: readonly { file: string; fragment: string; why: string }[] = [
   { file: 'src/ranking/candidates.ts', fragment: 'features[k]', why: 'null-prototype record' },
   { file: 'src/ranking/candidates.ts', fragment: 'out.features[name]', why: 'null-prototype record' },
   { file: 'src/ranking/feed.ts', fragment: 'out.features[k]', why: 'null-prototype record' },
-  // TODO(embeddings owner) model registry / weight manifests looked up by names from options or model.json
-  { file: 'src/embeddings/models.ts', fragment: 'DTYPE_BYTES[dt]', why: "TODO: dtype 'toString' from model.json" },
-  { file: 'src/embeddings/models.ts', fragment: 'sums[name]', why: 'TODO: file names from a download written into {}' },
-  { file: 'src/embeddings/embedder.ts', fragment: 'MODELS[', why: "TODO: model: 'toString' passes the registry check" },
 ];
 
 describe('static scan: no prototype-unsafe lookups in src', () => {

@@ -1,16 +1,13 @@
 /**
- * TensorFlow.js backend selection: `@tensorflow/tfjs-node` when it is installed (an optional package that is
- * not a dependency of pinrec; its install needs internet), else `@tensorflow/tfjs-backend-wasm` with SIMD,
- * else the pure-JS CPU backend. The backend is global to a JS thread (TF.js keeps one engine per isolate), so
- * every worker thread of the pool selects its own.
+ * TensorFlow.js backend selection, public side: `@tensorflow/tfjs-node` when it is installed (an optional package
+ * that is not a dependency of pinrec; its install needs internet), else `@tensorflow/tfjs-backend-wasm` with
+ * SIMD, else the pure-JS CPU backend. The backend is global to a JS thread (TF.js keeps one engine per isolate),
+ * so every worker thread of the pool selects its own.
+ *
+ * The types here are pinrec's own: the implementation (`tf.ts`) is internal, so these declarations never
+ * import `@tensorflow/tfjs`'s types.
  */
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
-import type * as TF from '@tensorflow/tfjs';
-import { checkOneOf } from '../core/validate.js';
-
-/** The TF.js namespace type used across the module. */
-export type Tf = typeof TF;
+import { loadTf } from './tf.js';
 
 /** Which backend to ask for. `'auto'` tries tfjs-node, then wasm, then cpu. */
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -18,85 +15,40 @@ export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 /** The backend actually in use. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
+/**
+ * The part of the TF.js namespace pinrec promises in its types. At run time {@link BackendHandle.tf} is the
+ * whole `@tensorflow/tfjs` namespace; for its full API import `@tensorflow/tfjs` yourself (the same instance when
+ * your install deduplicates it) or cast: `h.tf as unknown as typeof import('@tensorflow/tfjs')`.
+ */
+export interface TfLike {
+  /** Live tensors and bytes of this thread's TF.js engine (`tf.memory()`). */
+  memory(): { numTensors: number; numBytes: number };
+  /** Name of the active backend (`tf.getBackend()`). */
+  getBackend(): string;
+}
+
 /** What {@link initBackend} returns. */
 export interface BackendHandle {
-  tf: Tf;
+  /** The TF.js namespace in use (typed minimally; see {@link TfLike}). */
+  tf: TfLike;
   backend: BackendName;
   /** Backends tried before the one in use, with the reason each was skipped. */
   skipped: { backend: BackendName; reason: string }[];
 }
 
-let cached: Promise<BackendHandle> | undefined;
-let cachedPref: BackendPreference | undefined;
-
-const TFJS_NODE = '@tensorflow/tfjs-node';
-
 /**
  * Load TF.js and select a backend (once per thread; later calls with the same preference reuse it).
  *
+ * The wasm backend's emscripten glue installs process-level `uncaughtException` / `unhandledRejection`
+ * handlers that re-throw from inside its minified source; they are removed again here, so the program's own
+ * uncaught errors keep Node's normal short report and exit code 1 (in the main thread and in pool workers).
+ *
  * @param preference `'auto'` (default) or a specific backend; a specific backend that cannot start throws
+ * @throws {InvalidParameterError} for an unknown preference
  * @example
- * const { tf, backend } = await initBackend();   // backend: 'tensorflow' | 'wasm' | 'cpu'
+ * const { backend, tf } = await initBackend();   // backend: 'tensorflow' | 'wasm' | 'cpu'
+ * tf.memory().numTensors;
  */
 export function initBackend(preference: BackendPreference = 'auto'): Promise<BackendHandle> {
-  checkOneOf('backend', preference, ['auto', 'tensorflow', 'wasm', 'cpu'] as const);
-  if (cached && cachedPref === preference) return cached;
-  cachedPref = preference;
-  cached = doInit(preference);
-  cached.catch(() => { cached = undefined; });
-  return cached;
-}
-
-async function doInit(pref: BackendPreference): Promise<BackendHandle> {
-  const skipped: BackendHandle['skipped'] = [];
-  if (pref === 'auto' || pref === 'tensorflow') {
-    try {
-      // A variable specifier keeps TypeScript and bundlers from requiring the optional package.
-      const spec: string = TFJS_NODE;
-      const tfn = (await import(spec)) as Tf;
-      if (await tfn.setBackend('tensorflow')) {
-        await tfn.ready();
-        return { tf: tfn, backend: 'tensorflow', skipped };
-      }
-      skipped.push({ backend: 'tensorflow', reason: 'setBackend("tensorflow") returned false' });
-    } catch (e) {
-      skipped.push({ backend: 'tensorflow', reason: `${TFJS_NODE} is not installed or failed to load (${firstLine(e)})` });
-    }
-    if (pref === 'tensorflow') throw new Error(`backend 'tensorflow' is unavailable: ${skipped[0].reason}`);
-  }
-  const tf = (await import('@tensorflow/tfjs')) as Tf;
-  // Keep TF.js from printing its "install tfjs-node" banner and debug warnings: library code never prints.
-  tf.env().set('PROD', true);
-  if (pref === 'auto' || pref === 'wasm') {
-    try {
-      const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      wasm.setWasmPaths(wasmDistFolder());
-      if (await tf.setBackend('wasm')) {
-        await tf.ready();
-        return { tf, backend: 'wasm', skipped };
-      }
-      skipped.push({ backend: 'wasm', reason: 'setBackend("wasm") returned false' });
-    } catch (e) {
-      skipped.push({ backend: 'wasm', reason: firstLine(e) });
-    }
-    if (pref === 'wasm') throw new Error(`backend 'wasm' is unavailable: ${skipped[skipped.length - 1].reason}`);
-  }
-  if (!(await tf.setBackend('cpu'))) throw new Error('no TF.js backend could be started (cpu failed)');
-  await tf.ready();
-  return { tf, backend: 'cpu', skipped };
-}
-
-/** Folder (with trailing slash) holding the wasm binaries inside node_modules. */
-function wasmDistFolder(): string {
-  const req = createRequire(import.meta.url);
-  const main = req.resolve('@tensorflow/tfjs-backend-wasm');
-  // `main` is .../tfjs-backend-wasm/dist/tf-backend-wasm.node.js; the .wasm files sit beside it.
-  // A plain path prefix is what the Node build expects (it reads the file with fs, not fetch).
-  const dir = path.dirname(main) + path.sep;
-  return dir;
-}
-
-function firstLine(e: unknown): string {
-  const m = (e as Error)?.message ?? String(e);
-  return m.split('\n')[0];
+  return loadTf(preference).then(({ tf, backend, skipped }) => ({ tf, backend, skipped: skipped.map((s) => ({ ...s })) }));
 }

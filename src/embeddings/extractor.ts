@@ -5,7 +5,7 @@
  */
 import type * as TF from '@tensorflow/tfjs';
 import { ModelLoadError } from './errors.js';
-import type { Tf } from './backend.js';
+import type { Tf } from './tf.js';
 import type { ModelArtifacts, Pooling, Fingerprint } from './models.js';
 import { toModelInput, type Preprocessing } from './preprocess.js';
 import { planFused, type FusedPlan } from './fused.js';

@@ -9,7 +9,7 @@
  * numerically before using it.
  */
 import type * as TF from '@tensorflow/tfjs';
-import type { Tf } from './backend.js';
+import type { Tf } from './tf.js';
 
 type Act = 'linear' | 'relu' | 'relu6' | 'leakyrelu';
 

@@ -7,8 +7,9 @@
  * const { vectors, dim, failed } = await embedder.embedBatch(['a.jpg', 'b.png']);
  * await embedder.dispose();
  */
-export { loadEmbedder, loadSavedEmbedder, Embedder } from './embedder.js';
-export type { LoadEmbedderOptions, EmbedderInfo, EmbedBatchOptions, EmbedBatchResult, ModelSource } from './embedder.js';
+export { loadEmbedder, loadSavedEmbedder } from './load.js';
+export { Embedder } from './embedder.js';
+export type { LoadEmbedderOptions, EmbedderInfo, EmbedBatchOptions, EmbedBatchResult, ModelSource } from './options.js';
 export { ImageDecodeError, ModelLoadError } from './errors.js';
 export type { ImageErrorKind } from './errors.js';
 export { decodeImage, resolveDecodeOptions, describeInput } from './decode.js';
@@ -23,6 +24,6 @@ export { powerNormalize, l2NormalizeRows } from './postprocess.js';
 export { retrievalAtK } from './metrics.js';
 export type { RetrievalScores } from './metrics.js';
 export { initBackend } from './backend.js';
-export type { BackendName, BackendPreference } from './backend.js';
+export type { BackendName, BackendPreference, BackendHandle, TfLike } from './backend.js';
 export { alphaQueryExpansion } from './expansion.js';
 export type { QueryExpansionOptions } from './expansion.js';

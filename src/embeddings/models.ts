@@ -124,6 +124,28 @@ export const MODELS: Readonly<Record<string, RegisteredModel>> = Object.freeze({
   },
 });
 
+const REGISTRY: ReadonlyMap<string, RegisteredModel> = new Map(Object.entries(MODELS));
+
+/**
+ * The registered model called `name`, or `undefined`. Only real entries count: inherited names such as
+ * `'toString'` are not models.
+ * @example
+ * registeredModel('mobilenet_v1_0.75_224')?.dim; // 768
+ * registeredModel('toString');                   // undefined
+ */
+export function registeredModel(name: string): RegisteredModel | undefined {
+  return typeof name === 'string' ? REGISTRY.get(name) : undefined;
+}
+
+/**
+ * Names of the registered models, in registry order.
+ * @example
+ * registeredModelNames(); // ['mobilenet_v1_0.75_224', 'tiny_darknet_imagenet', 'nsfwjs_mobilenet_v2']
+ */
+export function registeredModelNames(): string[] {
+  return [...REGISTRY.keys()];
+}
+
 const SHARD_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 const MAX_WEIGHT_BYTES = 2 * 1024 * 1024 * 1024;
@@ -167,14 +189,17 @@ function detectFormat(mj: ModelJson): 'layers' | 'graph' {
   return 'layers';
 }
 
-const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, int8: 1, uint16: 2, int16: 2, float16: 2, complex64: 8 };
+/** Bytes per element of each weight dtype (a Map: dtype names come from model.json, `'toString'` must not match). */
+const DTYPE_BYTES: ReadonlyMap<string, number> = new Map([
+  ['float32', 4], ['int32', 4], ['bool', 1], ['uint8', 1], ['int8', 1], ['uint16', 2], ['int16', 2], ['float16', 2], ['complex64', 8],
+]);
 
 /** Bytes a weight manifest needs, or undefined when it holds strings (variable size). */
 export function manifestBytes(specs: WeightSpec[]): number | undefined {
   let total = 0;
   for (const s of specs) {
     const dt = s.quantization?.dtype ?? s.dtype;
-    const b = DTYPE_BYTES[dt];
+    const b = typeof dt === 'string' ? DTYPE_BYTES.get(dt) : undefined;
     if (b === undefined) return undefined;
     total += b * s.shape.reduce((a, v) => a * v, 1);
   }
@@ -334,12 +359,12 @@ export async function writeCache(cacheDir: string, key: string, url: string, fil
   const tmp = path.join(cacheDir, `.${key}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   await fsp.mkdir(tmp);
   try {
-    const sums: Record<string, string> = {};
+    const sums: [string, string][] = [];
     for (const [name, data] of files) {
       await fsp.writeFile(path.join(tmp, name), data);
-      sums[name] = createHash('sha256').update(data).digest('hex');
+      sums.push([name, createHash('sha256').update(data).digest('hex')]);
     }
-    const man: CacheManifest = { url, savedAt: new Date().toISOString(), files: sums };
+    const man: CacheManifest = { url, savedAt: new Date().toISOString(), files: Object.fromEntries(sums) };
     await fsp.writeFile(path.join(tmp, CACHE_MANIFEST), JSON.stringify(man, null, 2));
     await fsp.rm(final, { recursive: true, force: true });
     await fsp.rename(tmp, final);

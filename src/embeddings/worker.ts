@@ -3,7 +3,7 @@
  * pixels, and answers with raw pooled features (transferred, not copied).
  */
 import { parentPort } from 'node:worker_threads';
-import { initBackend } from './backend.js';
+import { loadTf } from './tf.js';
 import { FeatureExtractor } from './extractor.js';
 import { serializeError, type FromWorker, type ToWorker } from './protocol.js';
 
@@ -21,7 +21,7 @@ async function handle(msg: ToWorker): Promise<void> {
   switch (msg.type) {
     case 'init':
       try {
-        const { tf, backend } = await initBackend(msg.backend);
+        const { tf, backend } = await loadTf(msg.backend);
         extractor = await FeatureExtractor.create(tf, msg.artifacts, msg.spec, msg.source);
         post({ type: 'ready', backend, structure: extractor.structure });
       } catch (e) {
