@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidParameterError, Rng } from '../src/core/index.js';
 import { checkCaps } from '../src/diversity/index.js';
 import {
-  BruteForceSearcher, CfCandidateSource, FeedGenerator, InMemoryPinMetadata, PopularSource, VisualNeighborsSource,
+  ManualClock, type PinMetadataSource, BruteForceSearcher, CfCandidateSource, FeedGenerator, InMemoryPinMetadata, PopularSource, VisualNeighborsSource,
   type Candidate, type CandidateSource, type PinMetadata, type PopularPin,
 } from '../src/ranking/index.js';
 
@@ -31,9 +31,59 @@ const fake = (name: string, fetch: CandidateSource<string, number>['fetch'], tim
 const never = fake('hang', () => new Promise<Candidate<number>[]>(() => undefined), 30);
 const throws = fake('boom', () => { throw new Error('backend down'); });
 const rejects = fake('reject', async () => { throw new Error('503'); });
-const late = fake('late', () => new Promise((r) => setTimeout(() => r([{ id: 1, similarity: 1 }]), 200)), 20);
+// time in these tests is a ManualClock's: nothing depends on how fast the machine is
+const clock = new ManualClock();
+const late = fake('late', () => new Promise((r) => clock.setTimeout(() => r([{ id: 1, similarity: 1 }]), 200)), 20);
 const garbage = fake('nan', () => [{ id: 5, similarity: Number.NaN }]);
 const notArray = fake('obj', () => ({ id: 1 }) as never);
+
+describe('FeedGenerator budgets are the time a stage itself takes', () => {
+  it('a source that answered in time is not marked late because another source blocked the loop', async () => {
+    const c = new ManualClock();
+    const quick = fake('quick', async () => [{ id: 1, similarity: 0.9 }], 50);
+    const hog = fake('hog', () => { c.spend(120); return [{ id: 2, similarity: 0.5 }]; }, 50); // blocks for 120 ms
+    const res = await new FeedGenerator<string, number>({ sources: [quick, hog], clock: c, diversity: false }).generate('u');
+    expect(res.sources.map((r) => [r.name, r.status])).toEqual([['quick', 'ok'], ['hog', 'timeout']]);
+    expect(res.items.map((i) => i.id)).toEqual([1]);
+  });
+
+  it('1,000 concurrent feeds with a synchronous source: none comes back empty', async () => {
+    const sync = fake('sync', () => Array.from({ length: 50 }, (_, i) => ({ id: i, similarity: 1 - i / 50 })), 50);
+    const feed = new FeedGenerator<string, number>({ sources: [sync], limit: 20 });
+    const all = await Promise.all(Array.from({ length: 1000 }, (_, u) => feed.generate(`u${u}`)));
+    expect(all.filter((r) => r.items.length === 0).length).toBe(0);
+  });
+
+  it('a budget beyond what Node timers support is capped, not turned into 1 ms', async () => {
+    const slowish = fake('slowish', () => new Promise((r) => setTimeout(() => r([{ id: 1, similarity: 1 }]), 20)));
+    const res = await new FeedGenerator<string, number>({ sources: [slowish], timeoutMs: 2 ** 32 }).generate('u');
+    expect(res.sources[0].status).toBe('ok');
+  });
+
+  it('metadata that throws, hangs, returns garbage or out-of-range values never fails the feed', async () => {
+    const c = new ManualClock();
+    const src = fake('s', () => [{ id: 1, similarity: 0.9 }, { id: 2, similarity: 0.8 }]);
+    const cases: [string, PinMetadataSource<number>, string][] = [
+      ['throws', { get: () => { throw new Error('metadata down'); } }, 'failed'],
+      ['rejects', { get: async () => { throw new Error('503'); } }, 'failed'],
+      ['undefined', { get: () => undefined as never }, 'failed'],
+      ['short', { get: () => [undefined] }, 'failed'],
+      ['hangs', { get: () => new Promise(() => undefined) }, 'timeout'],
+      ['quality 5', { get: (ids) => ids.map((id) => ({ id, quality: 5, engagements: 9, impressions: 3, category: 'x' })) }, 'ok'],
+    ];
+    for (const [what, md, status] of cases) {
+      const pending = new FeedGenerator<string, number>({ sources: [src], metadata: md, clock: c, diversity: false }).generate('u');
+      await c.advance(60);
+      const res = await pending;
+      expect([what, res.metadata.status]).toEqual([what, status]);
+      expect(res.items.map((i) => i.id)).toEqual([1, 2]);
+      if (what === 'quality 5') {
+        expect(res.metadata.ignored).toBe(4); // quality and the impossible counts, for both pins
+        expect(res.items[0].category).toBe('x');
+      }
+    }
+  });
+});
 
 describe('FeedGenerator', () => {
   it('merges CF, visual and trending candidates, scores, diversifies and says who contributed', async () => {
@@ -105,10 +155,10 @@ describe('FeedGenerator', () => {
   });
 
   it('failing, hanging, late and invalid sources do not fail the feed', async () => {
-    const feed = new FeedGenerator<string, number>({ sources: [never, throws, rejects, late, garbage, notArray, trending], metadata, timeoutMs: 50 });
-    const t0 = performance.now();
-    const res = await feed.generate('alice');
-    expect(performance.now() - t0).toBeLessThan(1000);
+    const feed = new FeedGenerator<string, number>({ sources: [never, throws, rejects, late, garbage, notArray, trending], metadata, timeoutMs: 50, clock });
+    const pending = feed.generate('alice');
+    await clock.advance(50); // every budget (30, 20, 50 ms) has run out; 'late' would answer at 200
+    const res = await pending;
     const status = Object.fromEntries(res.sources.map((s) => [s.name, s.status]));
     expect(status).toEqual({ hang: 'timeout', boom: 'failed', reject: 'failed', late: 'timeout', nan: 'failed', obj: 'failed', trending: 'ok' });
     expect(res.sources.find((s) => s.name === 'boom')!.error).toBe('backend down');
@@ -119,8 +169,8 @@ describe('FeedGenerator', () => {
   });
 
   it('a sync source that overruns its budget is dropped as late', async () => {
-    const slow = fake('slow', () => { const end = performance.now() + 30; while (performance.now() < end) { /* busy */ } return [{ id: 1, similarity: 1 }]; }, 5);
-    const res = await new FeedGenerator<string, number>({ sources: [slow, trending], metadata }).generate('alice');
+    const slow = fake('slow', () => { clock.spend(30); return [{ id: 1, similarity: 1 }]; }, 5); // 30 ms of its own work
+    const res = await new FeedGenerator<string, number>({ sources: [slow, trending], metadata, clock }).generate('alice');
     expect(res.sources[0].status).toBe('timeout');
     expect(res.items.some((i) => i.sources.includes('slow'))).toBe(false);
   });
@@ -128,12 +178,18 @@ describe('FeedGenerator', () => {
   it('aborts the signal of a source that runs out of time', async () => {
     let aborted = false;
     const polite = fake('polite', (_u, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => { aborted = true; resolve([]); })), 10);
-    await new FeedGenerator<string, number>({ sources: [polite, trending] }).generate('alice');
+    const pending = new FeedGenerator<string, number>({ sources: [polite, trending], clock }).generate('alice');
+    await clock.advance(9);
+    expect(aborted).toBe(false);
+    await clock.advance(1);
     expect(aborted).toBe(true);
+    expect((await pending).sources[0].status).toBe('timeout');
   });
 
   it('every source failing gives an empty feed with reasons, not an exception', async () => {
-    const res = await new FeedGenerator<string, number>({ sources: [throws, never] }).generate('alice');
+    const pending = new FeedGenerator<string, number>({ sources: [throws, never], clock }).generate('alice');
+    await clock.advance(30);
+    const res = await pending;
     expect(res.items).toEqual([]);
     expect(res.contributors).toEqual([]);
     expect(res.sources.map((s) => s.status)).toEqual(['failed', 'timeout']);

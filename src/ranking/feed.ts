@@ -11,9 +11,12 @@ export type { CandidateSource, SourceContext };
 import { InvalidParameterError } from '../core/errors.js';
 import { checkInt, checkNumber, checkOneOf } from '../core/validate.js';
 import { type CapsOptions, resolveCapsOptions } from '../diversity/caps.js';
-import { type Candidate, type CandidateColumns, type GroupKey, nullProto, toBatch, validateCandidates } from './candidates.js';
-import type { PinMetadata } from './interfaces.js';
-import type { PinMetadataSource } from './interfaces.js';
+import { type Candidate, toBatch, validateCandidates } from './candidates.js';
+import type { PinMetadata, PinMetadataSource } from './interfaces.js';
+import { CALIBRATIONS, MergedColumns, calibrate } from './merge.js';
+import { type FeedClock, MAX_TIMER_MS, SYSTEM_CLOCK, runBudgeted } from './budget.js';
+
+export type { FeedClock };
 import { type RankedCandidate, type RerankOptions, type SkippedCandidate, rerank } from './rerank.js';
 import { type BlendWeights, type Scorer, type SignalOptions, normalizeSignals, normalizeWeights } from './signals.js';
 
@@ -36,8 +39,15 @@ export interface FeedOptions<U, I extends Id> extends SignalOptions {
   diversity?: CapsOptions | false;
   /** Feed length. @default 100 */
   limit?: number;
-  /** Default per-source budget in ms. @default 50 */
+  /**
+   * Default per-source budget in ms: the time the source itself takes (see `budget.ts`), capped at
+   * 2³¹ − 1 ms, the longest timer Node supports. @default 50
+   */
   timeoutMs?: number;
+  /** Budget of the metadata lookup in ms; past it (or when it throws) the feed is served without metadata. @default timeoutMs */
+  metadataTimeoutMs?: number;
+  /** Time source and timers. @default performance.now() and the global timers */
+  clock?: FeedClock;
   /** Most candidates taken from one source (extra ones are dropped). @default 1000 */
   perSourceLimit?: number;
   /**
@@ -64,6 +74,15 @@ export interface SourceReport {
   error?: string;
 }
 
+/** How the metadata lookup did (`'none'` without a metadata source or candidates). */
+export interface MetadataReport {
+  status: 'ok' | 'failed' | 'timeout' | 'none';
+  ms: number;
+  /** Metadata values ignored because they were out of range (quality 5, engagements > impressions...). */
+  ignored: number;
+  error?: string;
+}
+
 /** One feed item. */
 export interface FeedItem<I extends Id = Id> extends RankedCandidate<I> {
   /** Sources that proposed it, in priority order. */
@@ -83,6 +102,8 @@ export interface FeedResult<I extends Id = Id> {
   candidates: number;
   /** Items placed by `'relax'` fill. */
   relaxed: number;
+  /** How the metadata stage did. */
+  metadata: MetadataReport;
 }
 
 /** Per-call options of {@link FeedGenerator.generate}. */
@@ -108,10 +129,12 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
   private readonly timeoutMs: number;
   private readonly perSourceLimit: number;
   private readonly calibration: Calibration;
+  private readonly metadataTimeoutMs: number;
+  private readonly clock: FeedClock;
 
   /** @throws {InvalidParameterError} for bad options or duplicate source names */
   constructor(options: FeedOptions<U, I>) {
-    const { sources, metadata, weights, scorer, diversity, limit, timeoutMs, perSourceLimit, calibration, ...signals } = options ?? ({} as FeedOptions<U, I>);
+    const { sources, metadata, weights, scorer, diversity, limit, timeoutMs, perSourceLimit, calibration, metadataTimeoutMs, clock, ...signals } = options ?? ({} as FeedOptions<U, I>);
     if (!Array.isArray(sources) || sources.length === 0) throw new InvalidParameterError('sources', 'a non-empty array of candidate sources', sources);
     const names = new Set<string>();
     sources.forEach((s, i) => {
@@ -125,7 +148,12 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
     this.sources = sources;
     this.metadata = metadata;
     this.limit = checkInt('limit', limit ?? 100, 1);
-    this.timeoutMs = checkNumber('timeoutMs', timeoutMs ?? 50, 0);
+    this.timeoutMs = Math.min(checkNumber('timeoutMs', timeoutMs ?? 50, 0), MAX_TIMER_MS);
+    this.metadataTimeoutMs = Math.min(checkNumber('metadataTimeoutMs', metadataTimeoutMs ?? this.timeoutMs, 0), MAX_TIMER_MS);
+    if (clock !== undefined && (typeof clock?.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function')) {
+      throw new InvalidParameterError('clock', 'an object with now(), setTimeout() and clearTimeout()', clock);
+    }
+    this.clock = clock ?? SYSTEM_CLOCK;
     this.perSourceLimit = checkInt('perSourceLimit', perSourceLimit ?? 1000, 1);
     this.calibration = checkOneOf('calibration', calibration ?? 'rank', CALIBRATIONS);
     sources.forEach((src, i) => { if (src.calibration !== undefined) checkOneOf(`sources[${i}].calibration`, src.calibration, CALIBRATIONS); });
@@ -159,7 +187,7 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
         if (!exclude.has(c.id)) m.add(c, s, sim[i]);
       }
     }
-    if (this.metadata && m.size > 0) m.fill(await this.metadata.get(m.ids));
+    const meta = await this.runMetadata(m);
     const res = m.size > 0
       ? rerank(m.columns(), { ...this.rankOptions, limit })
       : { items: [] as RankedCandidate<I>[], skipped: [] as SkippedCandidate<I>[], relaxed: 0 };
@@ -178,196 +206,47 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
       skipped: res.skipped,
       candidates: m.size,
       relaxed: res.relaxed,
+      metadata: meta,
     };
+  }
+
+  /** The metadata lookup under its own budget; a failure or timeout leaves the candidates' own fields. */
+  private async runMetadata(m: MergedColumns<I>): Promise<MetadataReport> {
+    if (!this.metadata || m.size === 0) return { status: 'none', ms: 0, ignored: 0 };
+    const source = this.metadata;
+    const r = await runBudgeted(() => source.get(m.ids), this.metadataTimeoutMs, this.clock, new AbortController());
+    if (r.kind === 'timeout') return { status: 'timeout', ms: r.ms, ignored: 0 };
+    if (r.kind === 'error') return { status: 'failed', ms: r.ms, ignored: 0, error: errorText(r.error) };
+    const metas = r.value as (PinMetadata<I> | undefined)[];
+    if (!Array.isArray(metas) || metas.length !== m.size) {
+      return { status: 'failed', ms: r.ms, ignored: 0, error: `get() returned ${Array.isArray(metas) ? `${metas.length} entries for ${m.size} ids` : Object.prototype.toString.call(metas)}` };
+    }
+    return { status: 'ok', ms: r.ms, ignored: m.fill(metas) };
   }
 
   private async runSource(src: CandidateSource<U, I>, user: U, exclude: ReadonlySet<I>): Promise<{ list?: readonly Candidate<I>[]; similarity?: Float64Array; report: SourceReport }> {
     const budget = src.timeoutMs ?? this.timeoutMs;
     const controller = new AbortController();
-    const t0 = performance.now();
+    const r = await runBudgeted(() => src.fetch(user, { signal: controller.signal, limit: this.perSourceLimit, exclude }), budget, this.clock, controller);
     const report = (status: SourceReport['status'], candidates = 0, error?: string): SourceReport => ({
-      name: src.name, status, candidates, contributed: 0, ms: (settled >= 0 ? settled : performance.now()) - started, ...(error !== undefined ? { error } : {}),
+      name: src.name, status, candidates, contributed: 0, ms: r.ms, ...(error !== undefined ? { error } : {}),
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => { controller.abort(); resolve('timeout'); }, budget);
-    });
-    let started = t0;
-    let settled = -1;
-    const work = (async () => {
-      started = performance.now();
-      try {
-        return await src.fetch(user, { signal: controller.signal, limit: this.perSourceLimit, exclude });
-      } finally {
-        settled = performance.now();
-      }
-    })();
-    work.catch(() => undefined); // a late rejection must not become an unhandled one
+    if (r.kind === 'timeout') return { report: report('timeout') };
+    if (r.kind === 'error') return { report: report('failed', 0, errorText(r.error)) };
+    const out = r.value;
+    if (!Array.isArray(out)) return { report: report('failed', 0, `returned ${Object.prototype.toString.call(out)}, not an array`) };
+    const list = out.length > this.perSourceLimit ? out.slice(0, this.perSourceLimit) : out;
     try {
-      const out = await Promise.race([work, timeout]);
-      if (out === 'timeout' || (settled >= 0 ? settled : performance.now()) - started > budget) {
-        controller.abort();
-        return { report: report('timeout') };
-      }
-      if (!Array.isArray(out)) return { report: report('failed', 0, `returned ${Object.prototype.toString.call(out)}, not an array`) };
-      const list = out.length > this.perSourceLimit ? out.slice(0, this.perSourceLimit) : out;
-      try {
-        validateCandidates(list); // this source's ids and signals only
-        const similarity = calibrate(list, src.calibration ?? this.calibration);
-        return { list, similarity, report: report(list.length > 0 ? 'ok' : 'empty', list.length) };
-      } catch (e) {
-        return { report: report('failed', 0, (e as Error).message) };
-      }
+      validateCandidates(list); // this source's ids and signals only
+      const similarity = calibrate(list, src.calibration ?? this.calibration);
+      return { list, similarity, report: report(list.length > 0 ? 'ok' : 'empty', list.length) };
     } catch (e) {
-      return { report: report('failed', 0, e instanceof Error ? e.message : String(e)) };
-    } finally {
-      clearTimeout(timer);
+      return { report: report('failed', 0, errorText(e)) };
     }
   }
 }
 
-/**
- * Candidates from several sources merged by id into columns (NaN = missing while merging). The highest
- * similarity wins; every other field is taken from the first source (in priority order) that has it;
- * engagement counts travel as a pair.
- */
-class MergedColumns<I extends Id> {
-  readonly ids: I[] = [];
-  private readonly row = new Map<I, number>();
-  private readonly sim: number[] = [];
-  private readonly dist: number[] = [];
-  private readonly eng: number[] = [];
-  private readonly imp: number[] = [];
-  private readonly rate: number[] = [];
-  private readonly qual: number[] = [];
-  private readonly cat: (GroupKey | null)[] = [];
-  private readonly cre: (GroupKey | null)[] = [];
-  private readonly srcBits: number[][] = [];
-  private features: Map<string, number[]> | null = null;
-
-  get size(): number {
-    return this.ids.length;
-  }
-
-  /** Add candidate `c` of `source`, whose calibrated similarity is `sim` (NaN = none). */
-  add(c: Candidate<I>, source: number, sim: number): void {
-    let r = this.row.get(c.id);
-    if (r === undefined) {
-      r = this.ids.length;
-      this.row.set(c.id, r);
-      this.ids.push(c.id);
-      this.sim.push(sim);
-      this.dist.push(Number.isNaN(sim) ? c.distance ?? NaN : NaN); // a calibrated distance became `sim`
-      const pair = c.engagements != null && c.impressions != null;
-      this.eng.push(pair ? c.engagements! : NaN);
-      this.imp.push(pair ? c.impressions! : NaN);
-      this.rate.push(c.engagementRate ?? NaN);
-      this.qual.push(c.quality ?? NaN);
-      this.cat.push(c.category ?? null);
-      this.cre.push(c.creator ?? null);
-      this.srcBits.push([source]);
-    } else {
-      const bits = this.srcBits[r];
-      if (bits[bits.length - 1] !== source) bits.push(source);
-      if (!Number.isNaN(sim) && !(sim <= this.sim[r])) this.sim[r] = sim;
-      if (Number.isNaN(sim) && c.distance != null && Number.isNaN(this.dist[r]) && Number.isNaN(this.sim[r])) this.dist[r] = c.distance;
-      if (c.engagements != null && c.impressions != null && Number.isNaN(this.eng[r])) { this.eng[r] = c.engagements; this.imp[r] = c.impressions; }
-      if (c.engagementRate != null && Number.isNaN(this.rate[r])) this.rate[r] = c.engagementRate;
-      if (c.quality != null && Number.isNaN(this.qual[r])) this.qual[r] = c.quality;
-      if (c.category != null && this.cat[r] === null) this.cat[r] = c.category;
-      if (c.creator != null && this.cre[r] === null) this.cre[r] = c.creator;
-    }
-    if (c.features) {
-      this.features ??= new Map();
-      for (const [k, v] of Object.entries(c.features)) {
-        let col = this.features.get(k);
-        if (!col) this.features.set(k, (col = []));
-        if (col[r] === undefined) col[r] = v;
-      }
-    }
-  }
-
-  /** Fill fields still missing from pin metadata (same order as `ids`). */
-  fill(metas: readonly (PinMetadata<I> | undefined)[]): void {
-    for (let r = 0; r < this.ids.length; r++) {
-      const m = metas[r];
-      if (!m) continue;
-      if (this.cat[r] === null && m.category != null) this.cat[r] = m.category;
-      if (this.cre[r] === null && m.creator != null) this.cre[r] = m.creator;
-      if (Number.isNaN(this.qual[r]) && m.quality != null) this.qual[r] = m.quality;
-      if (Number.isNaN(this.eng[r]) && Number.isNaN(this.rate[r])) {
-        if (m.engagements != null && m.impressions != null) { this.eng[r] = m.engagements; this.imp[r] = m.impressions; }
-        else if (m.engagementRate != null) this.rate[r] = m.engagementRate;
-      }
-    }
-  }
-
-  sourcesOf(r: number, names: readonly string[]): string[] {
-    return this.srcBits[r].map((s) => names[s]);
-  }
-
-  columns(): CandidateColumns<I> {
-    const n = this.ids.length;
-    const out: CandidateColumns<I> = { ids: this.ids, category: this.cat, creator: this.cre };
-    const present: NonNullable<CandidateColumns['present']> = {};
-    const put = (name: 'similarity' | 'distance' | 'engagements' | 'impressions' | 'engagementRate' | 'quality', src: number[]) => {
-      let missing = 0;
-      for (let i = 0; i < n; i++) if (Number.isNaN(src[i])) missing++;
-      if (missing === n) return;
-      const col = new Float64Array(src);
-      if (missing > 0) {
-        const mask = new Uint8Array(n);
-        for (let i = 0; i < n; i++) if (Number.isNaN(src[i])) col[i] = 0; else mask[i] = 1;
-        present[name] = mask;
-      }
-      out[name] = col;
-    };
-    put('similarity', this.sim);
-    put('distance', this.dist);
-    put('engagements', this.eng);
-    put('impressions', this.imp);
-    put('engagementRate', this.rate);
-    put('quality', this.qual);
-    out.present = present;
-    if (this.features) {
-      out.features = nullProto();
-      for (const [k, col] of this.features) out.features[k] = Float64Array.from({ length: n }, (_, i) => col[i] ?? NaN);
-    }
-    return out;
-  }
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
-const CALIBRATIONS = ['rank', 'none'] as const;
-
-/**
- * One source's similarities on the feed's common scale (NaN where a candidate has none). `'rank'`: the r-th
- * best of the n candidates that carry a similarity (or, lacking one, a distance: smaller is better) gets
- * `1 − r/n`, ties sharing the better rank. `'none'`: similarities as given, which must be cosines in [-1, 1].
- */
-function calibrate(list: readonly Candidate[], mode: Calibration): Float64Array {
-  const n = list.length;
-  const out = new Float64Array(n).fill(NaN);
-  if (mode === 'none') {
-    for (let i = 0; i < n; i++) {
-      const v = list[i].similarity;
-      if (v == null) continue;
-      if (!(v >= -1 - 1e-6 && v <= 1 + 1e-6)) throw new InvalidParameterError(`candidates[${i}].similarity`, "a cosine in [-1, 1] (calibration 'none')", v);
-      out[i] = v;
-    }
-    return out;
-  }
-  const idx: number[] = [];
-  const key = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = list[i];
-    if (c.similarity != null) { key[i] = c.similarity; idx.push(i); } else if (c.distance != null) { key[i] = -c.distance; idx.push(i); }
-  }
-  idx.sort((a, b) => key[b] - key[a] || a - b);
-  const m = idx.length;
-  let rank = 0;
-  for (let t = 0; t < m; t++) {
-    if (t > 0 && key[idx[t]] !== key[idx[t - 1]]) rank = t;
-    out[idx[t]] = 1 - rank / m;
-  }
-  return out;
-}

@@ -23,6 +23,10 @@ export type { VisualSearchOptions, VisualQueryOptions, ReasonKind, VisualResult 
 export { styleClusters } from './cluster.js';
 export type { StyleClusterOptions, StyleClusters } from './cluster.js';
 export { FeedGenerator } from './feed.js';
-export type { SourceContext, CandidateSource, FeedOptions, SourceReport, FeedItem, FeedResult, GenerateOptions } from './feed.js';
+export { ManualClock, SYSTEM_CLOCK, MAX_TIMER_MS, runBudgeted } from './budget.js';
+export type { FeedClock, StageOutcome } from './budget.js';
+export { calibrate } from './merge.js';
+export type { SourceContext, CandidateSource, FeedOptions, SourceReport, FeedItem, FeedResult, GenerateOptions, MetadataReport } from './feed.js';
+export type { Calibration } from '../core/interfaces.js';
 export { BruteForceSearcher, CfCandidateSource, VisualNeighborsSource, PopularSource } from './sources.js';
 export type { CfSourceOptions, VisualNeighborsOptions, PopularPin, PopularSourceOptions } from './sources.js';
