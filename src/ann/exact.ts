@@ -6,6 +6,7 @@ import { FileFormatError, InvalidParameterError, UnknownIdError } from '../core/
 import { IdMap } from '../core/ids.js';
 import type { Id, Metric } from '../core/types.js';
 import { checkInt, checkOneOf } from '../core/validate.js';
+import { resolveOptions } from '../core/options.js';
 import { readContainer, requireSection, writeContainer } from '../core/container.js';
 import { resolveFilter, type LabelFilter } from './filter.js';
 import { TopK } from './heap.js';
@@ -14,6 +15,13 @@ import { checkItems, checkK, checkQuery, checkQueryBatch, dot, normalized, sqL2,
 
 const KIND = 'pinrec.ann.exact';
 const VERSION = 1;
+
+/** The option rules of {@link ExactIndex}, shared by its constructor and {@link ExactIndex.load}. */
+const EXACT_RULES = {
+  metric: { oneOf: ['cosine', 'ip', 'l2'] as const },
+  dim: { int: [1, 65536] },
+  capacity: { int: [1, 2 ** 31 - 1], default: 1024 },
+} as const;
 
 /** Options of {@link ExactIndex}. */
 export interface ExactIndexOptions {
@@ -46,10 +54,10 @@ export class ExactIndex<I extends Id = Id> implements VectorIndex<I> {
   private live = 0;
 
   constructor(options: ExactIndexOptions) {
-    if (options === null || typeof options !== 'object') throw new InvalidParameterError('options', 'an object', options);
-    this.metric = checkOneOf('metric', options.metric, ['cosine', 'ip', 'l2'] as const);
-    this.dim = checkInt('dim', options.dim, 1, 65536);
-    const cap = checkInt('capacity', options.capacity ?? 1024, 1);
+    const o = resolveOptions(EXACT_RULES, options);
+    this.metric = o.metric;
+    this.dim = o.dim;
+    const cap = o.capacity;
     this.data = new Float32Array(cap * this.dim);
     this.deleted = new Uint8Array(cap);
   }
@@ -220,9 +228,12 @@ export class ExactIndex<I extends Id = Id> implements VectorIndex<I> {
     const c = await readContainer<ExactMeta>(file, KIND);
     if (c.version !== VERSION) throw new FileFormatError(file, `unsupported ${KIND} version ${c.version}`);
     const m = c.meta;
-    if (!m || !['cosine', 'ip', 'l2'].includes(m.metric) || !Number.isInteger(m.dim) || m.dim < 1 || !Number.isInteger(m.labels)) {
-      throw new FileFormatError(file, 'header meta is malformed');
+    try {
+      resolveOptions(EXACT_RULES, m); // the constructor's own rules
+    } catch (e) {
+      throw new FileFormatError(file, `header meta is malformed (${(e as Error).message})`);
     }
+    if (!Number.isInteger(m.labels) || m.labels < 0 || m.labels > 0xffffffff) throw new FileFormatError(file, 'header meta is malformed (labels)');
     let ids: IdMap<I>;
     try {
       ids = IdMap.decode<I>(requireSection(c, 'ids', Uint8Array, file));

@@ -17,6 +17,7 @@ import { TopK } from './heap.js';
 import { SearchPool } from './pool.js';
 import { checkGraphBytes } from './graphfile.js';
 import type { BatchSearchOptions, SearchOptions, SearchResult, VectorIndex } from './types.js';
+import { resolveOptions } from '../core/options.js';
 import { checkItems, checkK, checkQuery, checkQueryBatch, dot, normalized, sqL2, toSearchResult } from './vectors.js';
 
 const { HierarchicalNSW } = hnswlib;
@@ -24,6 +25,17 @@ type Native = InstanceType<typeof HierarchicalNSW>;
 
 const KIND = 'pinrec.ann.hnsw';
 const VERSION = 1;
+
+/** The option rules of {@link HnswIndex}, shared by its constructor and {@link HnswIndex.load}. */
+const HNSW_RULES = {
+  metric: { oneOf: ['cosine', 'ip', 'l2'] as const },
+  dim: { int: [1, 65536] },
+  M: { int: [2, 1024], default: 16 },
+  efConstruction: { int: [1, 1 << 20], default: 200 },
+  ef: { int: [1, 1 << 20], default: 50 },
+  seed: { int: [0, 0xffffffff], default: 100 },
+  capacity: { int: [1, 0xffffffff], default: 1024 },
+} as const;
 
 /** Options of {@link HnswIndex}. */
 export interface HnswIndexOptions {
@@ -90,14 +102,14 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
   private pool: { version: number; threads: number; promise: Promise<SearchPool> } | null = null;
 
   constructor(options: HnswIndexOptions) {
-    if (options === null || typeof options !== 'object') throw new InvalidParameterError('options', 'an object', options);
-    this.metric = checkOneOf('metric', options.metric, ['cosine', 'ip', 'l2'] as const);
-    this.dim = checkInt('dim', options.dim, 1, 65536);
-    this.M = checkInt('M', options.M ?? 16, 2, 1024);
-    this.efConstruction = checkInt('efConstruction', options.efConstruction ?? 200, 1, 1 << 20);
-    this.efValue = checkInt('ef', options.ef ?? 50, 1, 1 << 20);
-    this.seed = checkInt('seed', options.seed ?? 100, 0, 0xffffffff);
-    const capacity = checkInt('capacity', options.capacity ?? 1024, 1, 0xffffffff);
+    const o = resolveOptions(HNSW_RULES, options);
+    this.metric = o.metric;
+    this.dim = o.dim;
+    this.M = o.M;
+    this.efConstruction = o.efConstruction;
+    this.efValue = o.ef;
+    this.seed = o.seed;
+    const capacity = o.capacity;
     this.native = new HierarchicalNSW(this.metric, this.dim);
     this.native.initIndex({ maxElements: capacity, m: this.M, efConstruction: this.efConstruction, randomSeed: this.seed });
     this.scratch = new Array<number>(this.dim).fill(0);
@@ -374,12 +386,13 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
     const c = await readContainer<HnswMeta>(file, KIND);
     if (c.version !== VERSION) throw new FileFormatError(file, `unsupported ${KIND} version ${c.version} (this build reads ${VERSION})`);
     const m = c.meta;
-    const okInt = (x: unknown, lo: number, hi: number) => typeof x === 'number' && Number.isInteger(x) && x >= lo && x <= hi;
-    if (!m || typeof m !== 'object' || !['cosine', 'ip', 'l2'].includes(m.metric) || !okInt(m.dim, 1, 65536) || !okInt(m.M, 2, 1024)
-      || !okInt(m.efConstruction, 1, 1 << 20) || !okInt(m.ef, 1, 1 << 20) || !okInt(m.seed, 0, 0xffffffff)
-      || !okInt(m.labels, 0, 0xffffffff) || !okInt(m.count, 0, m.labels)) {
-      throw new FileFormatError(file, 'header meta is malformed');
+    try {
+      resolveOptions(HNSW_RULES, m); // the constructor's own rules
+    } catch (e) {
+      throw new FileFormatError(file, `header meta is malformed (${(e as Error).message})`);
     }
+    const okInt = (x: unknown, lo: number, hi: number) => typeof x === 'number' && Number.isInteger(x) && x >= lo && x <= hi;
+    if (!okInt(m.labels, 0, 0xffffffff) || !okInt(m.count, 0, m.labels)) throw new FileFormatError(file, 'header meta is malformed (labels, count)');
     let ids: IdMap<I>;
     try {
       ids = IdMap.decode<I>(requireSection(c, 'ids', Uint8Array, file));
