@@ -410,7 +410,13 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
         const nr = Math.min(4, b - r0);
         acc.fill(0);
         if (base.length > 0) for (let t = 0; t < nr; t++) acc.set(base.subarray((r0 + t) * nItems + j0, (r0 + t) * nItems + j0 + len), t * BLOCK);
-        for (let f = 0; f < k; f++) {
+        if (nr === 1) { // one row: the same arithmetic as the 4-row kernel for row 0, a quarter of the work
+          for (let f = 0; f < k; f++) {
+            const o = f * nItems + j0;
+            const q0 = q[r0 * k + f];
+            for (let j = 0; j < len; j++) acc[j] += q0 * wt[o + j];
+          }
+        } else for (let f = 0; f < k; f++) {
           const o = f * nItems + j0;
           const q0 = q[r0 * k + f];
           const q1 = nr > 1 ? q[(r0 + 1) * k + f] : 0;
