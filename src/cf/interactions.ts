@@ -12,6 +12,9 @@ import { CsrMatrix } from './csr.js';
  * `save` is an alias of `repin`, `closeup`/`close_up` of the close-up view, `create`/`pin_create` of pin creation.
  * A frozen null-prototype object, so `DEFAULT_WEIGHTS[type]` is `undefined` for `'toString'`, `'__proto__'`...
  */
+/** The largest finite float32: weights are stored as float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 export const DEFAULT_WEIGHTS: Readonly<Record<string, number>> = Object.freeze(Object.assign(Object.create(null) as Record<string, number>, {
   create: 5,
   pin_create: 5,
@@ -169,8 +172,8 @@ export function interactionsFromColumns<U extends Id = Id, I extends Id = Id>(
       wk = tw;
     } else if (weights) {
       wk = weights[k];
-      if (typeof wk !== 'number' || !Number.isFinite(wk) || wk < 0) {
-        throw new InvalidParameterError(`weights[${k}]`, 'a finite number >= 0', wk);
+      if (typeof wk !== 'number' || !Number.isFinite(wk) || wk < 0 || wk > FLOAT32_MAX) {
+        throw new InvalidParameterError(`weights[${k}]`, 'a finite number >= 0 that float32 holds (<= 3.4e38)', wk);
       }
     } else {
       wk = 1;

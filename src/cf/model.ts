@@ -79,6 +79,8 @@ interface FittedState {
   lambdaUsed: number;
   /** Norms of V·diag(s) rows, for similarItems. */
   itemNorm: Float32Array;
+  /** Factor applied to every training weight (1 / their RMS) and to folded-in weights. */
+  weightScale: number;
 }
 
 const KIND = 'pinrec.svd-recommender';
@@ -136,9 +138,19 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     return this.fitted_().s.slice();
   }
 
-  /** The λ the `'ease'` scoring used after resolving `'auto'` (0 for `'puresvd'`). */
+  /** The λ the `'ease'` scoring used after resolving `'auto'`, in the units of the training weights (0 for `'puresvd'`). */
   get lambda(): number {
-    return this.fitted_().lambdaUsed;
+    const st = this.fitted_();
+    return st.lambdaUsed / (st.weightScale * st.weightScale);
+  }
+
+  /**
+   * The factor the model applies to every weight (1 / the training weights' root mean square), so that its
+   * answers do not depend on the weights' overall scale. Scores are computed on the scaled weights: compare
+   * them within one model, not across models.
+   */
+  get weightScale(): number {
+    return this.fitted_().weightScale;
   }
 
   /** Number of users and pins known to the model. */
@@ -157,12 +169,21 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
    */
   fit(matrix: InteractionMatrix<U, I>, opts: { onProgress?: ProgressCallback } = {}): this {
     if (!(matrix instanceof InteractionMatrix)) throw new InvalidParameterError('matrix', 'an InteractionMatrix (see InteractionLog.toMatrix)', matrix);
-    const x = matrix.csr;
-    if (x.nnz === 0) throw new InvalidParameterError('matrix', 'a matrix with at least one interaction', 'an empty matrix');
-    for (let p = 0; p < x.data.length; p++) {
-      const w = x.data[p];
+    const raw = matrix.csr;
+    if (raw.nnz === 0) throw new InvalidParameterError('matrix', 'a matrix with at least one interaction', 'an empty matrix');
+    let sumSq = 0;
+    for (let p = 0; p < raw.data.length; p++) {
+      const w = raw.data[p];
       if (!Number.isFinite(w) || w < 0) throw new InvalidParameterError(`matrix.data[${p}]`, 'a finite weight >= 0', w);
+      sumSq += (w / 1e19) * w; // scaled so that squares of float32 weights never overflow
     }
+    // Fit on the weights divided by their root mean square: the rankings of both scorings do not depend on
+    // the overall weight scale, but their float32 intermediates (XᵀX, s⁴, scores) do, so any scale from
+    // 1e-30 to 1e38 gives the same answers as weights near 1. Fold-in applies the same factor.
+    const rms = Math.sqrt(sumSq / raw.nnz) * Math.sqrt(1e19);
+    if (!(rms > 0)) throw new InvalidParameterError('matrix', 'a matrix with at least one interaction of weight > 0', 'all weights 0');
+    const weightScale = 1 / rms;
+    const x = new CsrMatrix(raw.rows, raw.cols, raw.indptr, raw.indices, Float32Array.from(raw.data, (w) => w * weightScale));
     const minDim = Math.min(x.rows, x.cols);
     const k = this.options.factors;
     if (k >= minDim) {
@@ -184,7 +205,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     if (this.options.scoring === 'puresvd') {
       for (let j = 0; j < n; j++) for (let f = 0; f < k; f++) wt[f * n + j] = svd.v[j * k + f];
     } else {
-      const lam = this.options.lambda === 'auto' ? autoLambda(svd.ritz, k) : this.options.lambda;
+      const lam = this.options.lambda === 'auto' ? autoLambda(svd.ritz, k) : this.options.lambda * weightScale * weightScale;
       const d = new Float64Array(k);
       const e = new Float64Array(k);
       for (let f = 0; f < k; f++) {
@@ -212,8 +233,8 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       itemNorm[j] = Math.sqrt(q);
     }
     const popularity = x.colSums();
-    const lambdaUsed = this.options.scoring === 'ease' ? (this.options.lambda === 'auto' ? autoLambda(svd.ritz, k) : this.options.lambda) : 0;
-    this.state = { users: matrix.users, items: matrix.items, x, k, s: svd.s, v, wt, itemScale, g, popularity, itemNorm, lambdaUsed };
+    const lambdaUsed = this.options.scoring === 'ease' ? (this.options.lambda === 'auto' ? autoLambda(svd.ritz, k) : this.options.lambda * weightScale * weightScale) : 0;
+    this.state = { users: matrix.users, items: matrix.items, x, k, s: svd.s, v, wt, itemScale, g, popularity, itemNorm, lambdaUsed, weightScale };
     return this;
   }
 
@@ -274,7 +295,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       const part = rows.slice(r0, r0 + block);
       const scored = part.filter((r): r is Row => r !== undefined && r.idx.length > 0);
       const view = buf.subarray(0, scored.length * nItems);
-      if (scored.length > 0) this.scoreRows(scored, view);
+      if (scored.length > 0) this.kernel(scored, view);
       let t = 0;
       for (let i = 0; i < part.length; i++) {
         const row = part[i];
@@ -364,11 +385,19 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
   }
 
   /**
-   * Scores of every pin for several interaction rows at once: `out` is rows × nItems, row-major. Same values
-   * as {@link scoreRow} per row, computed with a cache-blocked kernel that streams the item factors once per
-   * block of users instead of once per user.
+   * {@link scoreRow} for several rows of raw weights (in the units of the training data): `out` is
+   * rows × nItems, row-major, computed by the blocked kernel that {@link recommendBatch} uses.
    */
   scoreRows(rows: readonly { idx: Int32Array; val: Float32Array }[], out: Float32Array): void {
+    const c = this.fitted_().weightScale;
+    this.kernel(c === 1 ? rows : rows.map((r) => ({ idx: r.idx, val: Float32Array.from(r.val, (w) => w * c) })), out);
+  }
+
+  /**
+   * Scores of every pin for several rows of scaled weights at once: `out` is rows × nItems, row-major, from a
+   * cache-blocked kernel that streams the item factors once per block of users instead of once per user.
+   */
+  private kernel(rows: readonly { idx: Int32Array; val: Float32Array }[], out: Float32Array): void {
     const st = this.fitted_();
     const k = st.k;
     const nItems = st.items.size;
@@ -527,7 +556,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       sections.gData = st.g.data;
       sections.itemScale = st.itemScale;
     }
-    const meta = { options: this.options, k: st.k, nUsers: st.users.size, nItems: st.items.size, lambdaUsed: st.lambdaUsed };
+    const meta = { options: this.options, k: st.k, nUsers: st.users.size, nItems: st.items.size, lambdaUsed: st.lambdaUsed, weightScale: st.weightScale };
     await writeContainer(path, KIND, VERSION, meta, sections);
   }
 
@@ -537,7 +566,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
    * @throws FileFormatError when the file is missing, truncated, altered, of another kind or version.
    */
   static async load<U extends Id = Id, I extends Id = Id>(path: string): Promise<SvdRecommender<U, I>> {
-    const c = await readContainer<{ options: SvdRecommenderOptions; k: number; nUsers: number; nItems: number; lambdaUsed?: number }>(path, KIND);
+    const c = await readContainer<{ options: SvdRecommenderOptions; k: number; nUsers: number; nItems: number; lambdaUsed?: number; weightScale?: number }>(path, KIND);
     if (c.version !== VERSION) throw new FileFormatError(path, `unsupported svd-recommender version ${c.version} (this build reads ${VERSION})`);
     const meta = c.meta;
     let model: SvdRecommender<U, I>;
@@ -571,8 +600,10 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       users, items, x, k, s, v, wt, g, itemScale,
       popularity: sec('popularity', Float64Array),
       itemNorm: sec('itemNorm', Float32Array),
-      lambdaUsed: typeof meta.lambdaUsed === 'number' ? meta.lambdaUsed : 0,
+      lambdaUsed: meta.lambdaUsed === undefined ? 0 : (meta.lambdaUsed as number),
+      weightScale: meta.weightScale === undefined ? 1 : meta.weightScale,
     };
+    checkLoadedState(path, model.state, meta);
     return model;
   }
 
@@ -600,7 +631,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       checkIdType(`user.items[${p}]`, items[p]);
       const j = st.items.get(items[p]);
       if (j < 0) continue; // pins unknown to the model carry no signal here
-      acc.set(j, (acc.get(j) ?? 0) + w);
+      acc.set(j, (acc.get(j) ?? 0) + w * st.weightScale);
     }
     const idx = Int32Array.from(acc.keys()).sort();
     const val = Float32Array.from(idx, (j) => acc.get(j)!);
@@ -735,4 +766,46 @@ function iterableOf<T>(name: string, v: Iterable<T>): Iterable<T> {
     throw new InvalidParameterError(name, 'an iterable of pin ids (array or Set)', v);
   }
   return v;
+}
+
+/**
+ * Structural checks on a loaded model, so a file whose checksum was recomputed after editing it cannot give
+ * NaN scores or out-of-range reads: every section's length matches the header, CSR pointers are monotone and
+ * in range, indices in range, and every stored number is finite.
+ */
+function checkLoadedState(path: string, st: FittedState, meta: { k: number; nUsers: number; nItems: number; weightScale?: number }): void {
+  const bad = (why: string): never => { throw new FileFormatError(path, why); };
+  const { k } = st;
+  const nU = st.users.size, nI = st.items.size;
+  if (!Number.isInteger(k) || k < 1 || k > nI) bad(`header k ${k} is not an integer in [1, ${nI}]`);
+  if (meta.nUsers !== nU || meta.nItems !== nI) bad('id tables disagree with the header');
+  if (!(st.weightScale > 0) || !Number.isFinite(st.weightScale)) bad(`weightScale ${st.weightScale} is not a finite number > 0`);
+  if (!(st.lambdaUsed >= 0) || !Number.isFinite(st.lambdaUsed)) bad(`lambdaUsed ${st.lambdaUsed} is not a finite number >= 0`);
+  const csr = (name: string, m: CsrMatrix, rows: number, cols: number) => {
+    if (m.indptr.length !== rows + 1 || m.indptr[0] !== 0) bad(`${name}: row pointers malformed`);
+    for (let r = 0; r < rows; r++) if (!(m.indptr[r + 1] >= m.indptr[r])) bad(`${name}: row pointers not monotone at row ${r}`);
+    const nnz = m.indptr[rows];
+    if (m.indices.length !== nnz || m.data.length !== nnz) bad(`${name}: ${m.indices.length} indices and ${m.data.length} values for ${nnz} entries`);
+    for (let p = 0; p < nnz; p++) {
+      const j = m.indices[p];
+      if (!(j >= 0 && j < cols)) bad(`${name}: column index ${j} out of range at entry ${p}`);
+      if (!Number.isFinite(m.data[p])) bad(`${name}: non-finite value at entry ${p}`);
+    }
+  };
+  csr('interactions', st.x, nU, nI);
+  for (let p = 0; p < st.x.data.length; p++) if (st.x.data[p] < 0) bad(`interactions: negative weight at entry ${p}`);
+  const finite = (name: string, a: ArrayLike<number>, len: number) => {
+    if (a.length !== len) bad(`${name}: ${a.length} values, expected ${len}`);
+    for (let i = 0; i < len; i++) if (!Number.isFinite(a[i])) bad(`${name}: non-finite value at ${i}`);
+  };
+  finite('s', st.s, k);
+  finite('v', st.v, nI * k);
+  finite('wt', st.wt, nI * k);
+  finite('popularity', st.popularity, nI);
+  finite('itemNorm', st.itemNorm, nI);
+  if (st.g || st.itemScale) {
+    if (!st.g || !st.itemScale) bad('the co-occurrence sections are incomplete');
+    csr('gram', st.g!, nI, nI);
+    finite('itemScale', st.itemScale!, nI);
+  }
 }

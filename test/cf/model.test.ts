@@ -49,7 +49,9 @@ describe('SvdRecommender scoring', () => {
       for (let j = 0; j < X.nItems; j++) {
         if (idx.includes(j)) continue; // EASE scores of seen pins are not used
         const ease = -xP.get(0, j) / P.get(j, j);
-        expect(Math.abs(out[j] / lambda - ease)).toBeLessThan(2e-4 * Math.max(1, Math.abs(ease)));
+        // the model scores weights scaled by c = weightScale, with λ·c²: its scores are λ·c³ times EASE's
+        const c = model.weightScale;
+        expect(Math.abs(out[j] / (lambda * c ** 3) - ease)).toBeLessThan(2e-4 * Math.max(1, Math.abs(ease)));
       }
     }
   });
@@ -66,7 +68,8 @@ describe('SvdRecommender scoring', () => {
     for (let u = 0; u < X.nUsers; u++) {
       const { indptr, indices, data } = X.csr;
       model.scoreRow(indices.subarray(indptr[u], indptr[u + 1]), data.subarray(indptr[u], indptr[u + 1]), out);
-      for (let j = 0; j < X.nItems; j++) expect(out[j]).toBeCloseTo(S.get(u, j), 3);
+      // scores are computed on weights scaled by c = weightScale: c·x·V·Vᵀ
+      for (let j = 0; j < X.nItems; j++) expect(out[j] / model.weightScale).toBeCloseTo(S.get(u, j), 3);
     }
   });
 
@@ -239,5 +242,26 @@ describe("SvdRecommender lambda: 'auto'", () => {
     expect(b.lambda / a.lambda).toBeCloseTo(37 * 37, 0);
     for (const u of [0, 7, 99]) expect(b.recommend(X.users.id(u), { n: 10 }).ids).toEqual(a.recommend(X.users.id(u), { n: 10 }).ids);
     expect(new SvdRecommender({ factors: 12, scoring: 'puresvd' }).fit(X).lambda).toBe(0);
+  });
+
+  it('gives the same answers at any weight scale float32 holds (1e-30 … 1e30), for both scorings', () => {
+    const log = syntheticInteractions({ users: 300, items: 120, events: 5000, seed: 13 });
+    const users = Array.from(log.user, (u) => log.users.id(u)), items = Array.from(log.item, (i) => log.items.id(i));
+    for (const scoring of ['ease', 'puresvd'] as const) {
+      const fitAt = (scale: number) => new SvdRecommender<number, number>({ factors: 10, scoring }).fit(
+        interactionsFromColumns({ users, items, weights: Array.from(log.weight, (w) => w * scale) }).toMatrix());
+      const base = fitAt(1);
+      for (const scale of [1e-30, 1e-7, 1e12, 1e15, 1e30]) {
+        const m = fitAt(scale);
+        for (const u of [0, 5, 77]) {
+          const r = m.recommend(u, { n: 10 });
+          expect(r.ids).toEqual(base.recommend(u, { n: 10 }).ids);
+          expect(Array.from(r.scores).every(Number.isFinite)).toBe(true);
+        }
+        const folded = m.recommend({ items: [1, 2, 3], weights: [scale, 2 * scale, 3 * scale] }, { n: 5 });
+        expect(folded.ids).toEqual(base.recommend({ items: [1, 2, 3], weights: [1, 2, 3] }, { n: 5 }).ids);
+      }
+    }
+    expect(() => interactionsFromColumns({ users: [1], items: [1], weights: [1e39] })).toThrow(/float32/);
   });
 });
