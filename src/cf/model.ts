@@ -26,6 +26,9 @@ import { CsrMatrix, gram } from './csr.js';
 import { DEFAULT_WEIGHTS, InteractionMatrix } from './interactions.js';
 import { randomizedSvd } from './svd.js';
 import { defaultThreads } from './parallel.js';
+import { type FittedState, type Row, isNewUser, rowOf } from './state.js';
+import { scoreBlocked, scoreCandidates, scoringMatrix, withCooccurring } from './scoring.js';
+import { checkLoadedState } from './model-file.js';
 
 /** How scores are computed from the factors. */
 export type Scoring = 'ease' | 'puresvd';
@@ -59,29 +62,6 @@ export interface SvdRecommenderOptions {
 
 export type { NewUser, RecommendOptions };
 
-interface FittedState {
-  users: IdMap;
-  items: IdMap;
-  x: CsrMatrix;
-  k: number;
-  s: Float64Array;
-  /** Item factors V, nItems × k, row-major. */
-  v: Float32Array;
-  /** Scoring item matrix, transposed (k × nItems): V for puresvd, −V·E/dg for ease. */
-  wt: Float32Array;
-  /** EASE: 1/dg per item (scale of the co-occurrence term). */
-  itemScale?: Float32Array;
-  /** EASE: sparse Gram XᵀX. */
-  g?: CsrMatrix;
-  /** Summed weight per item (popularity fallback). */
-  popularity: Float64Array;
-  /** The λ the 'ease' scoring used (0 for puresvd). */
-  lambdaUsed: number;
-  /** Norms of V·diag(s) rows, for similarItems. */
-  itemNorm: Float32Array;
-  /** Factor applied to every training weight (1 / their RMS) and to folded-in weights. */
-  weightScale: number;
-}
 
 const KIND = 'pinrec.svd-recommender';
 const VERSION = 1;
@@ -199,29 +179,10 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     });
     const n = x.cols;
     const v = Float32Array.from(svd.v);
-    const wt = new Float32Array(k * n);
-    let itemScale: Float32Array | undefined;
+    const lambdaUsed = this.options.scoring === 'ease' ? (this.options.lambda === 'auto' ? autoLambda(svd.ritz, k) : this.options.lambda * weightScale * weightScale) : 0;
+    const { wt, itemScale } = scoringMatrix(this.options.scoring, svd.s, svd.v, n, k, lambdaUsed);
     let g: CsrMatrix | undefined;
-    if (this.options.scoring === 'puresvd') {
-      for (let j = 0; j < n; j++) for (let f = 0; f < k; f++) wt[f * n + j] = svd.v[j * k + f];
-    } else {
-      const lam = this.options.lambda === 'auto' ? autoLambda(svd.ritz, k) : this.options.lambda * weightScale * weightScale;
-      const d = new Float64Array(k);
-      const e = new Float64Array(k);
-      for (let f = 0; f < k; f++) {
-        const s2 = svd.s[f] * svd.s[f];
-        d[f] = s2 / (s2 + lam);
-        e[f] = (s2 * s2) / (s2 + lam);
-      }
-      itemScale = new Float32Array(n);
-      for (let j = 0; j < n; j++) {
-        let dg = 1;
-        for (let f = 0; f < k; f++) dg -= svd.v[j * k + f] * svd.v[j * k + f] * d[f];
-        // dg ∈ (0, 1] in exact arithmetic; guard against rounding for items fully inside the subspace.
-        const inv = 1 / Math.max(dg, 1e-6);
-        itemScale[j] = inv;
-        for (let f = 0; f < k; f++) wt[f * n + j] = -svd.v[j * k + f] * e[f] * inv;
-      }
+    if (this.options.scoring === 'ease') {
       opts.onProgress?.({ stage: 'gram', done: 0, total: 1 });
       g = gram(x, this.options.gramMaxNnz);
       opts.onProgress?.({ stage: 'gram', done: 1, total: 1 });
@@ -233,7 +194,6 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       itemNorm[j] = Math.sqrt(q);
     }
     const popularity = x.colSums();
-    const lambdaUsed = this.options.scoring === 'ease' ? (this.options.lambda === 'auto' ? autoLambda(svd.ritz, k) : this.options.lambda * weightScale * weightScale) : 0;
     this.state = { users: matrix.users, items: matrix.items, x, k, s: svd.s, v, wt, itemScale, g, popularity, itemNorm, lambdaUsed, weightScale };
     return this;
   }
@@ -393,79 +353,8 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     this.kernel(c === 1 ? rows : rows.map((r) => ({ idx: r.idx, val: Float32Array.from(r.val, (w) => w * c) })), out);
   }
 
-  /**
-   * Scores of every pin for several rows of scaled weights at once: `out` is rows × nItems, row-major, from a
-   * cache-blocked kernel that streams the item factors once per block of users instead of once per user.
-   */
-  private kernel(rows: readonly { idx: Int32Array; val: Float32Array }[], out: Float32Array): void {
-    const st = this.fitted_();
-    const k = st.k;
-    const nItems = st.items.size;
-    const b = rows.length;
-    if (out.length !== b * nItems) throw new InvalidParameterError('out.length', `rows × pins (${b * nItems})`, out.length);
-    const q = new Float64Array(b * k);
-    for (let r = 0; r < b; r++) {
-      const { idx, val } = rows[r];
-      for (let p = 0; p < idx.length; p++) {
-        const o = idx[p] * k;
-        const w = val[p];
-        for (let f = 0; f < k; f++) q[r * k + f] += w * st.v[o + f];
-      }
-    }
-    // The sparse co-occurrence term ('ease') goes first into a float64 buffer, so the blocked kernel adds the
-    // low-rank term to it before anything is rounded to float32.
-    const base = new Float64Array(st.g ? b * nItems : 0);
-    if (st.g && st.itemScale) {
-      const g = st.g;
-      for (let r = 0; r < b; r++) {
-        const { idx, val } = rows[r];
-        const o = r * nItems;
-        for (let p = 0; p < idx.length; p++) {
-          const i = idx[p];
-          const w = val[p];
-          for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) {
-            const j = g.indices[e];
-            base[o + j] += w * g.data[e] * st.itemScale[j];
-          }
-        }
-      }
-    }
-    const wt = st.wt;
-    const BLOCK = 2048;
-    const acc = new Float64Array(4 * BLOCK);
-    for (let j0 = 0; j0 < nItems; j0 += BLOCK) {
-      const len = Math.min(BLOCK, nItems - j0);
-      for (let r0 = 0; r0 < b; r0 += 4) {
-        const nr = Math.min(4, b - r0);
-        acc.fill(0);
-        if (base.length > 0) for (let t = 0; t < nr; t++) acc.set(base.subarray((r0 + t) * nItems + j0, (r0 + t) * nItems + j0 + len), t * BLOCK);
-        if (nr === 1) { // one row: the same arithmetic as the 4-row kernel for row 0, a quarter of the work
-          for (let f = 0; f < k; f++) {
-            const o = f * nItems + j0;
-            const q0 = q[r0 * k + f];
-            for (let j = 0; j < len; j++) acc[j] += q0 * wt[o + j];
-          }
-        } else for (let f = 0; f < k; f++) {
-          const o = f * nItems + j0;
-          const q0 = q[r0 * k + f];
-          const q1 = nr > 1 ? q[(r0 + 1) * k + f] : 0;
-          const q2 = nr > 2 ? q[(r0 + 2) * k + f] : 0;
-          const q3 = nr > 3 ? q[(r0 + 3) * k + f] : 0;
-          for (let j = 0; j < len; j++) {
-            const w = wt[o + j];
-            acc[j] += q0 * w;
-            acc[BLOCK + j] += q1 * w;
-            acc[2 * BLOCK + j] += q2 * w;
-            acc[3 * BLOCK + j] += q3 * w;
-          }
-        }
-        for (let t = 0; t < nr; t++) {
-          const dst = (r0 + t) * nItems + j0;
-          const src = t * BLOCK;
-          for (let j = 0; j < len; j++) out[dst + j] = acc[src + j];
-        }
-      }
-    }
+  private kernel(rows: readonly Row[], out: Float32Array): void {
+    scoreBlocked(this.fitted_(), rows, out);
   }
 
   /**
@@ -669,52 +558,18 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
    */
   /** `extra` plus every pin the user's pins co-occur with (the pins the `'ease'` sparse term reaches). */
   private withCooccurring(row: Row | undefined, extra: Int32Array): Int32Array {
-    const st = this.fitted_();
-    if (!row || row.idx.length === 0 || !st.g) return extra;
-    const g = st.g;
-    const mark = new Uint8Array(st.items.size);
-    const out: number[] = [];
-    for (const j of extra) if (!mark[j]) { mark[j] = 1; out.push(j); }
-    for (let p = 0; p < row.idx.length; p++) {
-      const i = row.idx[p];
-      for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) { const j = g.indices[e]; if (!mark[j]) { mark[j] = 1; out.push(j); } }
-    }
-    return Int32Array.from(out);
+    return withCooccurring(this.fitted_(), row, extra);
   }
 
+  /** Top-n among `cand` only, with the same scores as full ranking (see {@link scoreCandidates}). */
   private rankCandidates(row: Row | undefined, cand: Int32Array, denied: Int32Array | null, filterSeen: boolean, n: number): Ranked<I> {
     const st = this.fitted_();
     const m = cand.length;
-    const scores = new Float32Array(m);
+    let scores: Float32Array;
     if (row && row.idx.length > 0) {
-      const k = st.k, nItems = st.items.size, wt = st.wt;
-      const q = new Float64Array(k);
-      for (let p = 0; p < row.idx.length; p++) {
-        const o = row.idx[p] * k;
-        const w = row.val[p];
-        for (let f = 0; f < k; f++) q[f] += w * st.v[o + f];
-      }
-      let base: Float64Array | null = null;
-      if (st.g && st.itemScale) {
-        base = this.sparseScratch && this.sparseScratch.length === nItems ? this.sparseScratch : (this.sparseScratch = new Float64Array(nItems));
-        const g = st.g;
-        for (let p = 0; p < row.idx.length; p++) {
-          const i = row.idx[p];
-          const w = row.val[p];
-          for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) { const j = g.indices[e]; base[j] += w * g.data[e] * st.itemScale[j]; }
-        }
-      }
-      for (let c = 0; c < m; c++) {
-        const j = cand[c];
-        let acc = base ? base[j] : 0;
-        for (let f = 0; f < k; f++) acc += q[f] * wt[f * nItems + j];
-        scores[c] = acc;
-      }
-      if (base) { // reset only what the sparse pass touched
-        const g = st.g!;
-        for (let p = 0; p < row.idx.length; p++) { const i = row.idx[p]; for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) base[g.indices[e]] = 0; }
-      }
-    } else for (let c = 0; c < m; c++) scores[c] = st.popularity[cand[c]];
+      if (st.g && (!this.sparseScratch || this.sparseScratch.length !== st.items.size)) this.sparseScratch = new Float64Array(st.items.size);
+      scores = scoreCandidates(st, row, cand, this.sparseScratch);
+    } else scores = Float32Array.from(cand, (j) => st.popularity[j]);
     if ((filterSeen && row) || denied) {
       const drop = new Set<number>(denied ?? []);
       if (filterSeen && row) for (const j of row.idx) drop.add(j);
@@ -750,62 +605,10 @@ function autoLambda(ritz: Float64Array, k: number): number {
   return Math.max(3 * next * next, Number.MIN_VALUE * 1e10, 1e-12);
 }
 
-function isNewUser<I extends Id>(u: unknown): u is NewUser<I> {
-  return typeof u === 'object' && u !== null && 'items' in u;
-}
-
-/** A user's interaction row: dense pin indices and weights. */
-type Row = { idx: Int32Array; val: Float32Array };
-
-function rowOf(x: CsrMatrix, r: number): Row {
-  return { idx: x.indices.subarray(x.indptr[r], x.indptr[r + 1]), val: x.data.subarray(x.indptr[r], x.indptr[r + 1]) };
-}
 
 function iterableOf<T>(name: string, v: Iterable<T>): Iterable<T> {
   if (v === null || typeof v !== 'object' || typeof (v as Iterable<T>)[Symbol.iterator] !== 'function') {
     throw new InvalidParameterError(name, 'an iterable of pin ids (array or Set)', v);
   }
   return v;
-}
-
-/**
- * Structural checks on a loaded model, so a file whose checksum was recomputed after editing it cannot give
- * NaN scores or out-of-range reads: every section's length matches the header, CSR pointers are monotone and
- * in range, indices in range, and every stored number is finite.
- */
-function checkLoadedState(path: string, st: FittedState, meta: { k: number; nUsers: number; nItems: number; weightScale?: number }): void {
-  const bad = (why: string): never => { throw new FileFormatError(path, why); };
-  const { k } = st;
-  const nU = st.users.size, nI = st.items.size;
-  if (!Number.isInteger(k) || k < 1 || k > nI) bad(`header k ${k} is not an integer in [1, ${nI}]`);
-  if (meta.nUsers !== nU || meta.nItems !== nI) bad('id tables disagree with the header');
-  if (!(st.weightScale > 0) || !Number.isFinite(st.weightScale)) bad(`weightScale ${st.weightScale} is not a finite number > 0`);
-  if (!(st.lambdaUsed >= 0) || !Number.isFinite(st.lambdaUsed)) bad(`lambdaUsed ${st.lambdaUsed} is not a finite number >= 0`);
-  const csr = (name: string, m: CsrMatrix, rows: number, cols: number) => {
-    if (m.indptr.length !== rows + 1 || m.indptr[0] !== 0) bad(`${name}: row pointers malformed`);
-    for (let r = 0; r < rows; r++) if (!(m.indptr[r + 1] >= m.indptr[r])) bad(`${name}: row pointers not monotone at row ${r}`);
-    const nnz = m.indptr[rows];
-    if (m.indices.length !== nnz || m.data.length !== nnz) bad(`${name}: ${m.indices.length} indices and ${m.data.length} values for ${nnz} entries`);
-    for (let p = 0; p < nnz; p++) {
-      const j = m.indices[p];
-      if (!(j >= 0 && j < cols)) bad(`${name}: column index ${j} out of range at entry ${p}`);
-      if (!Number.isFinite(m.data[p])) bad(`${name}: non-finite value at entry ${p}`);
-    }
-  };
-  csr('interactions', st.x, nU, nI);
-  for (let p = 0; p < st.x.data.length; p++) if (st.x.data[p] < 0) bad(`interactions: negative weight at entry ${p}`);
-  const finite = (name: string, a: ArrayLike<number>, len: number) => {
-    if (a.length !== len) bad(`${name}: ${a.length} values, expected ${len}`);
-    for (let i = 0; i < len; i++) if (!Number.isFinite(a[i])) bad(`${name}: non-finite value at ${i}`);
-  };
-  finite('s', st.s, k);
-  finite('v', st.v, nI * k);
-  finite('wt', st.wt, nI * k);
-  finite('popularity', st.popularity, nI);
-  finite('itemNorm', st.itemNorm, nI);
-  if (st.g || st.itemScale) {
-    if (!st.g || !st.itemScale) bad('the co-occurrence sections are incomplete');
-    csr('gram', st.g!, nI, nI);
-    finite('itemScale', st.itemScale!, nI);
-  }
 }

@@ -1,0 +1,163 @@
+/**
+ * The two scorings of the SVD recommender as kernels over its fitted state: the scoring matrix built at fit
+ * time, the cache-blocked kernel that scores every pin for a block of users, and the candidate-restricted
+ * kernel of two-stage ranking, which gives each candidate its full-ranking score bit for bit.
+ */
+import { InvalidParameterError } from '../core/errors.js';
+import type { FittedState, Row } from './state.js';
+
+/**
+ * The scoring item matrix, transposed (k × nItems): V for `'puresvd'`; for `'ease'`, −V·E/dg with
+ * E = diag(s⁴/(s²+λ)) and dg the low-rank estimate of EASE's diagonal, plus 1/dg per item (`itemScale`, the
+ * scale of the co-occurrence term).
+ */
+export function scoringMatrix(scoring: 'ease' | 'puresvd', s: Float64Array, vRows: Float64Array | Float32Array, n: number, k: number, lam: number): { wt: Float32Array; itemScale?: Float32Array } {
+  const wt = new Float32Array(k * n);
+  if (scoring === 'puresvd') {
+    for (let j = 0; j < n; j++) for (let f = 0; f < k; f++) wt[f * n + j] = vRows[j * k + f];
+    return { wt };
+  }
+  const d = new Float64Array(k);
+  const e = new Float64Array(k);
+  for (let f = 0; f < k; f++) {
+    const s2 = s[f] * s[f];
+    d[f] = s2 / (s2 + lam);
+    e[f] = (s2 * s2) / (s2 + lam);
+  }
+  const itemScale = new Float32Array(n);
+  for (let j = 0; j < n; j++) {
+    let dg = 1;
+    for (let f = 0; f < k; f++) dg -= vRows[j * k + f] * vRows[j * k + f] * d[f];
+    // dg ∈ (0, 1] in exact arithmetic; guard against rounding for items fully inside the subspace.
+    const inv = 1 / Math.max(dg, 1e-6);
+    itemScale[j] = inv;
+    for (let f = 0; f < k; f++) wt[f * n + j] = -vRows[j * k + f] * e[f] * inv;
+  }
+  return { wt, itemScale };
+}
+
+/**
+ * Scores of every pin for several rows of scaled weights at once: `out` is rows × nItems, row-major, from a
+ * cache-blocked kernel that streams the item factors once per block of users instead of once per user.
+ */
+export function scoreBlocked(st: FittedState, rows: readonly Row[], out: Float32Array): void {
+  const k = st.k;
+  const nItems = st.items.size;
+  const b = rows.length;
+  if (out.length !== b * nItems) throw new InvalidParameterError('out.length', `rows × pins (${b * nItems})`, out.length);
+  const q = new Float64Array(b * k);
+  for (let r = 0; r < b; r++) {
+    const { idx, val } = rows[r];
+    for (let p = 0; p < idx.length; p++) {
+      const o = idx[p] * k;
+      const w = val[p];
+      for (let f = 0; f < k; f++) q[r * k + f] += w * st.v[o + f];
+    }
+  }
+  // The sparse co-occurrence term ('ease') goes first into a float64 buffer, so the blocked kernel adds the
+  // low-rank term to it before anything is rounded to float32.
+  const base = new Float64Array(st.g ? b * nItems : 0);
+  if (st.g && st.itemScale) {
+    const g = st.g;
+    for (let r = 0; r < b; r++) {
+      const { idx, val } = rows[r];
+      const o = r * nItems;
+      for (let p = 0; p < idx.length; p++) {
+        const i = idx[p];
+        const w = val[p];
+        for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) {
+          const j = g.indices[e];
+          base[o + j] += w * g.data[e] * st.itemScale[j];
+        }
+      }
+    }
+  }
+  const wt = st.wt;
+  const BLOCK = 2048;
+  const acc = new Float64Array(4 * BLOCK);
+  for (let j0 = 0; j0 < nItems; j0 += BLOCK) {
+    const len = Math.min(BLOCK, nItems - j0);
+    for (let r0 = 0; r0 < b; r0 += 4) {
+      const nr = Math.min(4, b - r0);
+      acc.fill(0);
+      if (base.length > 0) for (let t = 0; t < nr; t++) acc.set(base.subarray((r0 + t) * nItems + j0, (r0 + t) * nItems + j0 + len), t * BLOCK);
+      if (nr === 1) { // one row: the same arithmetic as the 4-row kernel for row 0, a quarter of the work
+        for (let f = 0; f < k; f++) {
+          const o = f * nItems + j0;
+          const q0 = q[r0 * k + f];
+          for (let j = 0; j < len; j++) acc[j] += q0 * wt[o + j];
+        }
+      } else for (let f = 0; f < k; f++) {
+        const o = f * nItems + j0;
+        const q0 = q[r0 * k + f];
+        const q1 = nr > 1 ? q[(r0 + 1) * k + f] : 0;
+        const q2 = nr > 2 ? q[(r0 + 2) * k + f] : 0;
+        const q3 = nr > 3 ? q[(r0 + 3) * k + f] : 0;
+        for (let j = 0; j < len; j++) {
+          const w = wt[o + j];
+          acc[j] += q0 * w;
+          acc[BLOCK + j] += q1 * w;
+          acc[2 * BLOCK + j] += q2 * w;
+          acc[3 * BLOCK + j] += q3 * w;
+        }
+      }
+      for (let t = 0; t < nr; t++) {
+        const dst = (r0 + t) * nItems + j0;
+        const src = t * BLOCK;
+        for (let j = 0; j < len; j++) out[dst + j] = acc[src + j];
+      }
+    }
+  }
+}
+
+/** `extra` plus every pin the user's pins co-occur with (the pins the `'ease'` sparse term reaches). */
+export function withCooccurring(st: FittedState, row: Row | undefined, extra: Int32Array): Int32Array {
+  if (!row || row.idx.length === 0 || !st.g) return extra;
+  const g = st.g;
+  const mark = new Uint8Array(st.items.size);
+  const out: number[] = [];
+  for (const j of extra) if (!mark[j]) { mark[j] = 1; out.push(j); }
+  for (let p = 0; p < row.idx.length; p++) {
+    const i = row.idx[p];
+    for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) { const j = g.indices[e]; if (!mark[j]) { mark[j] = 1; out.push(j); } }
+  }
+  return Int32Array.from(out);
+}
+
+/**
+ * Scores of the pins `cand` only, with the same arithmetic as {@link scoreBlocked} (sparse term first, then
+ * the factor term, in float64, rounded once), so a pin's score equals its full-ranking score bit for bit.
+ * `scratch` (nItems float64, all zero) holds the sparse term and is zero again on return.
+ */
+export function scoreCandidates(st: FittedState, row: Row, cand: Int32Array, scratch?: Float64Array): Float32Array {
+  const m = cand.length;
+  const scores = new Float32Array(m);
+  const k = st.k, nItems = st.items.size, wt = st.wt;
+  const q = new Float64Array(k);
+  for (let p = 0; p < row.idx.length; p++) {
+    const o = row.idx[p] * k;
+    const w = row.val[p];
+    for (let f = 0; f < k; f++) q[f] += w * st.v[o + f];
+  }
+  let base: Float64Array | null = null;
+  if (st.g && st.itemScale) {
+    base = scratch ?? new Float64Array(nItems);
+    const g = st.g;
+    for (let p = 0; p < row.idx.length; p++) {
+      const i = row.idx[p];
+      const w = row.val[p];
+      for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) { const j = g.indices[e]; base[j] += w * g.data[e] * st.itemScale[j]; }
+    }
+  }
+  for (let c = 0; c < m; c++) {
+    const j = cand[c];
+    let acc = base ? base[j] : 0;
+    for (let f = 0; f < k; f++) acc += q[f] * wt[f * nItems + j];
+    scores[c] = acc;
+  }
+  if (base) { // reset only what the sparse pass touched
+    const g = st.g!;
+    for (let p = 0; p < row.idx.length; p++) { const i = row.idx[p]; for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) base[g.indices[e]] = 0; }
+  }
+  return scores;
+}
