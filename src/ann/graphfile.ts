@@ -26,10 +26,31 @@ export function checkGraphBytes(bytes: Uint8Array, dim: number, M: number, label
     return 'graph element layout does not match the dimension';
   }
   if (count !== labels || maxElements < count || maxElements > 0xffffffff) return 'graph element count does not match the id table';
+  if (count > 0xffffffff / 2) return 'graph is larger than pinrec loads';
   if (!(mult > 0) || !Number.isFinite(mult)) return 'graph level multiplier is invalid';
   if (count > 0 ? (entry >= count || maxLevel < 0 || maxLevel > 64) : maxLevel > 0) return 'graph entry point is invalid';
   let pos = HEADER + count * sizePerElement;
   if (pos > bytes.byteLength) return 'graph is truncated';
+  // Upper levels first: each node's level and where its links start, so that every link can be checked
+  // against the level of the node it points to (hnswlib reads a neighbour's links at the same level).
+  const level = new Int32Array(count);
+  const upperAt = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    if (pos + 4 > bytes.byteLength) return 'graph upper levels are truncated';
+    const size = v.getUint32(pos, true);
+    pos += 4;
+    if (size % linksUpper !== 0 || size / linksUpper > maxLevel) return `graph node ${i} has an invalid upper-level size`;
+    if (pos + size > bytes.byteLength) return 'graph upper levels are truncated';
+    level[i] = size / linksUpper;
+    upperAt[i] = pos;
+    pos += size;
+  }
+  if (count > 0) {
+    let top = 0;
+    for (let i = 0; i < count; i++) if (level[i] > top) top = level[i];
+    if (top !== maxLevel) return `graph max level ${maxLevel} disagrees with its nodes (${top})`;
+    if (level[entry] !== maxLevel) return `graph entry point ${entry} is not on the top level`;
+  }
   const seen = new Uint8Array(count);
   for (let i = 0; i < count; i++) {
     const base = HEADER + i * sizePerElement;
@@ -41,21 +62,30 @@ export function checkGraphBytes(bytes: Uint8Array, dim: number, M: number, label
     if (label < 0 || label >= count || seen[label] === 1) return `graph node ${i} has an invalid label`;
     seen[label] = 1;
     if (isDeleted !== deleted.has(label)) return `graph deleted marks disagree with the deleted list (label ${label})`;
-  }
-  for (let i = 0; i < count; i++) {
-    if (pos + 4 > bytes.byteLength) return 'graph upper levels are truncated';
-    const size = v.getUint32(pos, true);
-    pos += 4;
-    if (size % linksUpper !== 0 || size / linksUpper > maxLevel) return `graph node ${i} has an invalid upper-level size`;
-    if (pos + size > bytes.byteLength) return 'graph upper levels are truncated';
-    for (let l = 0; l < size / linksUpper; l++) {
-      const o = pos + l * linksUpper;
-      const n = v.getUint16(o, true);
-      if (n > maxM) return `graph node ${i} has too many upper-level links`;
-      for (let j = 0; j < n; j++) if (v.getUint32(o + 4 + 4 * j, true) >= count) return `graph node ${i} upper-level links out of range`;
+    for (let l = 0; l < level[i]; l++) {
+      const o = upperAt[i] + l * linksUpper;
+      const k = v.getUint16(o, true);
+      if (k > maxM) return `graph node ${i} has too many upper-level links`;
+      for (let j = 0; j < k; j++) {
+        const t = v.getUint32(o + 4 + 4 * j, true);
+        if (t >= count) return `graph node ${i} upper-level links out of range`;
+        if (level[t] < l + 1) return `graph node ${i} links on level ${l + 1} to node ${t}, which has no such level`;
+      }
     }
-    pos += size;
   }
   if (pos !== bytes.byteLength) return 'graph has trailing bytes';
   return null;
+}
+
+/**
+ * A copy of checked graph bytes whose capacity field (`maxElements`) is the element count: hnswlib allocates
+ * `maxElements` slots when it reads a graph, so this bounds the memory a load can claim by the file's own
+ * size (a 316 KB file can no longer ask for 938 MB). The index grows again as items are added.
+ */
+export function withCapacityOfCount(bytes: Uint8Array): Uint8Array {
+  const out = bytes.slice();
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const count = v.getBigUint64(16, true);
+  v.setBigUint64(8, count > 0n ? count : 1n, true);
+  return out;
 }
