@@ -4,6 +4,7 @@
  */
 import { InvalidParameterError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
+import { topK } from '../core/topk.js';
 import type { Id, ProgressCallback } from '../core/types.js';
 import { checkInt, checkOneOf } from '../core/validate.js';
 import type { CombineRule, InteractionLog, InteractionMatrix } from './interactions.js';
@@ -113,12 +114,15 @@ export interface RankingMetrics {
  * const { hr, ndcg } = evaluate(model, split, { k: 10 });
  */
 export function evaluate(model: RowScorer, split: LeaveLastOutSplit, options: EvaluateOptions = {}): RankingMetrics {
-  const k = checkInt('k', options.k ?? 10, 1);
-  const protocol = checkOneOf('protocol', options.protocol ?? 'full', ['full', 'sampled'] as const);
-  const negatives = checkInt('negatives', options.negatives ?? 99, 1);
-  const rng = new Rng(options.seed ?? 0);
-  const x = split.train.csr;
+  const x = split?.train?.csr;
+  if (!x || !(split.testUsers instanceof Int32Array) || !(split.testItems instanceof Int32Array)) throw new InvalidParameterError('split', 'a split from leaveLastOut', split);
+  if (split.testUsers.length === 0) throw new InvalidParameterError('split', 'a split with at least one evaluated user (metrics of none are undefined)', 0);
   const nItems = x.cols;
+  // k and negatives beyond the catalogue change nothing: clamp them (no allocation of k slots, no endless sampling)
+  const k = Math.min(checkInt('k', options.k ?? 10, 1), nItems);
+  const protocol = checkOneOf('protocol', options.protocol ?? 'full', ['full', 'sampled'] as const);
+  const negatives = Math.min(checkInt('negatives', options.negatives ?? 99, 1), Math.max(1, nItems - 1));
+  const rng = new Rng(options.seed ?? 0);
   let order = Array.from({ length: split.testUsers.length }, (_, i) => i);
   if (options.maxUsers !== undefined) {
     const mu = checkInt('maxUsers', options.maxUsers, 1);
@@ -129,7 +133,6 @@ export function evaluate(model: RowScorer, split: LeaveLastOutSplit, options: Ev
   const seen = new Uint8Array(nItems);
   const inTop = new Uint8Array(nItems);
   let hr = 0, ndcg = 0, mrr = 0;
-  const topScores = new Float32Array(k);
   const rowOf = (u: number) => ({
     idx: x.indices.subarray(x.indptr[u], x.indptr[u + 1]),
     val: x.data.subarray(x.indptr[u], x.indptr[u + 1]),
@@ -163,7 +166,7 @@ export function evaluate(model: RowScorer, split: LeaveLastOutSplit, options: Ev
       }
       if (rank < k) { hr++; ndcg += 1 / Math.log2(rank + 2); }
       if (Number.isFinite(rank)) mrr += 1 / (rank + 1);
-      if (protocol === 'full') markTopK(scores, seen, k, inTop, topScores);
+      if (protocol === 'full') for (const j of topK(scores, k, seen)) inTop[j] = 1; // unseen top-k pins
       for (let p = 0; p < idx.length; p++) seen[idx[p]] = 0;
     }
     options.onProgress?.({ stage: 'evaluate', done: Math.min(order.length, t0 + BATCH), total: order.length });
@@ -176,18 +179,4 @@ export function evaluate(model: RowScorer, split: LeaveLastOutSplit, options: Ev
     hr: hr / nUsers, ndcg: ndcg / nUsers, recall: hr / nUsers, mrr: mrr / nUsers,
     coverage: protocol === 'full' ? covered / nItems : NaN,
   };
-}
-
-/** Mark the unseen top-k pins of `scores` in `inTop` (simple k-slot insertion; k is small). */
-function markTopK(scores: Float32Array, seen: Uint8Array, k: number, inTop: Uint8Array, top: Float32Array): void {
-  const idx = new Int32Array(k).fill(-1);
-  top.fill(-Infinity);
-  for (let j = 0; j < scores.length; j++) {
-    const s = scores[j];
-    if (seen[j] || !(s > top[k - 1])) continue;
-    let p = k - 1;
-    while (p > 0 && s > top[p - 1]) { top[p] = top[p - 1]; idx[p] = idx[p - 1]; p--; }
-    top[p] = s; idx[p] = j;
-  }
-  for (let p = 0; p < k; p++) if (idx[p] >= 0) inTop[idx[p]] = 1;
 }
