@@ -121,15 +121,8 @@ export function sqL2(a: Float32Array, aOff: number, b: Float32Array, bOff: numbe
   return s0 + s1 + s2 + s3;
 }
 
-/** Unit-length copy of a vector (caller guarantees it is non-zero). */
-export function normalized(v: Float32Array): Float32Array {
-  let sq = 0;
-  for (let j = 0; j < v.length; j++) sq += v[j] * v[j];
-  const inv = 1 / Math.sqrt(sq);
-  const out = new Float32Array(v.length);
-  for (let j = 0; j < v.length; j++) out[j] = v[j] * inv;
-  return out;
-}
+/** Unit-length copy of a vector (callers check it is non-zero; a zero vector would give zeros). */
+export { normalizeVector as normalized } from '../core/vectors.js';
 
 /** Similarity reported next to a distance: `1 - d` for cosine and ip, `-d` for l2 (squared Euclidean). */
 export function similarityOf(metric: Metric, distance: number): number {

@@ -62,10 +62,8 @@ export const DEFAULT_CAPS: Readonly<ResolvedCapsOptions> = Object.freeze({
 /** Why a candidate was skipped. */
 export type CapReason = 'category' | 'creator' | 'category+creator';
 
-/** One skipped candidate. */
-export interface CapSkip {
-  /** The candidate's index in the input. */
-  index: number;
+/** A place where a list breaks the caps: see {@link checkCaps}, and {@link CapSkip} for a skipped candidate. */
+export interface CapViolation {
   /** How many results were placed when it was considered (the share's denominator). */
   position: number;
   reason: CapReason;
@@ -73,6 +71,26 @@ export interface CapSkip {
   categoryShare: number;
   /** Its creator's share of the placed list when it was considered (0 without a creator). */
   creatorShare: number;
+}
+
+/** One skipped candidate. */
+export interface CapSkip extends CapViolation {
+  /** The candidate's index in the input. */
+  index: number;
+}
+
+/**
+ * The caps rule for one candidate: with `placed` results before it, of which `cc` share its category and
+ * `rc` its creator, the violation it would cause, or null when it passes (inside the free prefix it always does).
+ */
+function overCaps(o: ResolvedCapsOptions, placed: number, cc: number, rc: number): CapViolation | null {
+  if (placed < o.freePrefix || placed === 0) return null;
+  const cs = cc / placed;
+  const rs = rc / placed;
+  const overCat = cs > o.categoryCap;
+  const overCre = rs > o.creatorCap;
+  if (!overCat && !overCre) return null;
+  return { position: placed, reason: overCat ? (overCre ? 'category+creator' : 'category') : 'creator', categoryShare: cs, creatorShare: rs };
 }
 
 /** Result of {@link selectWithCaps}. */
@@ -139,15 +157,10 @@ export function selectWithCaps(
     const placed = selected.length;
     const cc = cat === undefined || cat === null ? 0 : (catCount.get(cat) ?? 0);
     const rc = cre === undefined || cre === null ? 0 : (creCount.get(cre) ?? 0);
-    if (placed >= o.freePrefix && placed > 0) {
-      const cs = cc / placed;
-      const rs = rc / placed;
-      const overCat = cs > o.categoryCap;
-      const overCre = rs > o.creatorCap;
-      if (overCat || overCre) {
-        skipped.push({ index: i, position: placed, reason: overCat ? (overCre ? 'category+creator' : 'category') : 'creator', categoryShare: cs, creatorShare: rs });
-        continue;
-      }
+    const over = overCaps(o, placed, cc, rc);
+    if (over !== null) {
+      skipped.push({ index: i, position: over.position, reason: over.reason, categoryShare: over.categoryShare, creatorShare: over.creatorShare });
+      continue;
     }
     selected.push(i);
     if (cat !== undefined && cat !== null) catCount.set(cat, cc + 1);
@@ -212,14 +225,6 @@ function* indices(n: number): Generator<number> {
   for (let i = 0; i < n; i++) yield i;
 }
 
-/** A place where a list breaks the caps; see {@link checkCaps}. */
-export interface CapViolation {
-  position: number;
-  reason: CapReason;
-  categoryShare: number;
-  creatorShare: number;
-}
-
 /**
  * Check that a finished list obeys the caps: every item at position `p >= freePrefix` must have had a
  * category share and a creator share (over items `0..p-1`) not above the caps, and the list is no longer
@@ -240,15 +245,8 @@ export function checkCaps(list: readonly Groupable[], options: CapsOptions = {})
     const cre = list[p].creator;
     const cc = cat === undefined || cat === null ? 0 : (catCount.get(cat) ?? 0);
     const rc = cre === undefined || cre === null ? 0 : (creCount.get(cre) ?? 0);
-    if (p >= o.freePrefix && p > 0) {
-      const cs = cc / p;
-      const rs = rc / p;
-      if (cs > o.categoryCap || rs > o.creatorCap) {
-        const overCat = cs > o.categoryCap;
-        const overCre = rs > o.creatorCap;
-        return { position: p, reason: overCat ? (overCre ? 'category+creator' : 'category') : 'creator', categoryShare: cs, creatorShare: rs };
-      }
-    }
+    const over = overCaps(o, p, cc, rc);
+    if (over !== null) return over;
     if (cat !== undefined && cat !== null) catCount.set(cat, cc + 1);
     if (cre !== undefined && cre !== null) creCount.set(cre, rc + 1);
   }

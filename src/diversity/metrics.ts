@@ -4,6 +4,7 @@
  */
 import { InvalidParameterError } from '../core/errors.js';
 import { checkInt } from '../core/validate.js';
+import { l2Norm } from '../core/vectors.js';
 import type { Groupable, Key } from './caps.js';
 
 /** Metrics of the first `cutoff` items of a list. */
@@ -94,9 +95,7 @@ export function intraListSimilarity(vectors: readonly ArrayLike<number>[]): numb
   const dim = vectors[0].length;
   const norms = vectors.map((v, i) => {
     if (v.length !== dim) throw new InvalidParameterError(`vectors[${i}].length`, `equal to vectors[0].length (${dim})`, v.length);
-    let s = 0;
-    for (let d = 0; d < dim; d++) s += v[d] * v[d];
-    return Math.sqrt(s);
+    return l2Norm(v);
   });
   let sum = 0;
   let pairs = 0;

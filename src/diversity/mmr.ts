@@ -5,6 +5,10 @@
  */
 import { DimensionMismatchError, InvalidParameterError } from '../core/errors.js';
 import { checkInt, checkNumber, firstNonFinite } from '../core/validate.js';
+import { normalizeRows } from '../core/vectors.js';
+
+/** Unit-normalised copy of row-major vectors (zero rows stay zero); the core helper, re-exported. */
+export { normalizeRows };
 
 /**
  * Options of {@link mmr}.
@@ -79,16 +83,4 @@ export function mmr(relevance: ArrayLike<number>, vectors: Float32Array, dim: nu
     }
   }
   return { selected, gains };
-}
-
-/** Unit-normalised copy of row-major vectors (zero rows stay zero). */
-export function normalizeRows(vectors: Float32Array, dim: number): Float32Array {
-  const out = new Float32Array(vectors.length);
-  for (let o = 0; o < vectors.length; o += dim) {
-    let s = 0;
-    for (let d = 0; d < dim; d++) s += vectors[o + d] * vectors[o + d];
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let d = 0; d < dim; d++) out[o + d] = vectors[o + d] * inv;
-  }
-  return out;
 }

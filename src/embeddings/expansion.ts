@@ -8,7 +8,8 @@
 import { InvalidParameterError } from '../core/errors.js';
 import type { ProgressCallback } from '../core/types.js';
 import { checkInt, checkNumber } from '../core/validate.js';
-import { l2NormalizeRows } from './postprocess.js';
+import { TopKHeap } from '../core/topk.js';
+import { l2NormalizeRows } from '../core/vectors.js';
 
 /** Options of {@link alphaQueryExpansion}. */
 export interface QueryExpansionOptions {
@@ -54,21 +55,15 @@ export function alphaQueryExpansion(vectors: Float32Array, dim: number, options:
     for (let i = 0; i < nb.length; i++) if (nb[i] < 0 || nb[i] >= count) throw new InvalidParameterError(`neighbours[${i}]`, `an index in [0, ${count - 1}]`, nb[i]);
   } else {
     nb = new Int32Array(count * n);
-    const topS = new Float64Array(n);
-    const topI = new Int32Array(n);
+    const heap = new TopKHeap(n - 1);
     for (let i = 0; i < count; i++) {
-      // The item itself first, then the n-1 most similar others (ties: lower index).
-      topI[0] = i; topS[0] = Infinity;
-      let filled = 1;
-      for (let j = 0; j < count; j++) {
-        if (j === i || n === 1) continue;
-        const s = dot(i, j);
-        if (filled === n && !(s > topS[n - 1])) continue;
-        let p = filled < n ? filled++ : n - 1;
-        while (p > 1 && s > topS[p - 1]) { topS[p] = topS[p - 1]; topI[p] = topI[p - 1]; p--; }
-        topS[p] = s; topI[p] = j;
-      }
-      for (let k = 0; k < n; k++) nb[i * n + k] = k < filled ? topI[k] : i;
+      // The item itself first, then the n-1 most similar others (ties: lower index; a NaN similarity never
+      // counts, and missing neighbours repeat the item).
+      heap.clear();
+      if (n > 1) for (let j = 0; j < count; j++) if (j !== i) heap.push(dot(i, j), j);
+      const top = heap.indices();
+      nb[i * n] = i;
+      for (let k = 1; k < n; k++) nb[i * n + k] = k - 1 < top.length ? top[k - 1] : i;
       if (options.onProgress && (i % 256 === 255 || i === count - 1)) options.onProgress({ stage: 'expansion:neighbours', done: i + 1, total: count });
     }
   }

@@ -8,6 +8,8 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { DimensionMismatchError, InvalidParameterError, NumericalError, FileFormatError } from '../core/errors.js';
 import { checkInt, checkNumber, checkFiniteArray } from '../core/validate.js';
 import { readContainer, requireSection, writeContainer, type SectionArray } from '../core/container.js';
+import { topK } from '../core/topk.js';
+import { inverseNorm } from '../core/vectors.js';
 
 /** Options of {@link PcaProjection.fit}. */
 export interface PcaFitOptions {
@@ -102,7 +104,7 @@ export class PcaProjection {
     const evd = new EigenvalueDecomposition(m, { assumeSymmetric: true });
     const vals = evd.realEigenvalues;
     const vecs = evd.eigenvectorMatrix;
-    const order = vals.map((_, i) => i).sort((x, y) => vals[y] - vals[x] || x - y);
+    const order = topK(vals, dim); // largest first, ties: lower index
     const top = vals[order[0]];
     if (!(top > 0) || !Number.isFinite(top)) throw new NumericalError('PCA fit: the sample has zero (or non-finite) variance');
     const eps = epsRel * top;
@@ -140,7 +142,8 @@ export class PcaProjection {
       out[k] = acc;
       ss += acc * acc;
     }
-    const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+    // Scaled by the float64 norm of the projection (not re-summed from the float32 output).
+    const inv = inverseNorm(ss);
     for (let k = 0; k < this.dim; k++) out[k] *= inv;
     return out;
   }

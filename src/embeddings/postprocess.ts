@@ -1,8 +1,11 @@
 /**
- * Vector post-processing used after pooling: power normalisation and L2 normalisation, row-wise on
- * row-major matrices.
+ * Vector post-processing used after pooling: power normalisation and L2 normalisation (the core helper of
+ * `core/vectors.ts`), row-wise on row-major matrices.
  */
 import { InvalidParameterError } from '../core/errors.js';
+
+/** L2 normalisation of rows in place (zero or non-finite rows become zeros and are reported): the core helper. */
+export { l2NormalizeRows } from '../core/vectors.js';
 
 /**
  * Signed power normalisation in place: `x ← sign(x)·|x|^alpha` (alpha = 0.5 is the usual "square-rooting"
@@ -18,29 +21,4 @@ export function powerNormalize<T extends Float32Array | Float64Array>(x: T, alph
     x[i] = v < 0 ? -Math.pow(-v, alpha) : Math.pow(v, alpha);
   }
   return x;
-}
-
-/**
- * L2-normalise each of the `x.length / dim` rows in place. Returns the indices of rows whose norm was zero or
- * not finite (those rows are left as zeros), so callers can report them instead of returning NaN.
- * @example
- * const bad = l2NormalizeRows(rows, 768); // [] when every row had a usable norm
- */
-export function l2NormalizeRows(x: Float32Array, dim: number): number[] {
-  if (!Number.isInteger(dim) || dim < 1 || x.length % dim !== 0) throw new InvalidParameterError('dim', `a positive divisor of ${x.length}`, dim);
-  const bad: number[] = [];
-  const n = x.length / dim;
-  for (let r = 0; r < n; r++) {
-    let ss = 0;
-    const o = r * dim;
-    for (let j = 0; j < dim; j++) ss += x[o + j] * x[o + j];
-    if (!(ss > 0) || !Number.isFinite(ss)) {
-      bad.push(r);
-      x.fill(0, o, o + dim);
-      continue;
-    }
-    const inv = 1 / Math.sqrt(ss);
-    for (let j = 0; j < dim; j++) x[o + j] *= inv;
-  }
-  return bad;
 }

@@ -5,7 +5,7 @@
 import { InvalidParameterError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { checkInt, checkNumber, firstNonFinite } from '../core/validate.js';
-import { normalizeRows } from '../diversity/mmr.js';
+import { normalizeRowInto, normalizeRows } from '../core/vectors.js';
 
 /**
  * Options of {@link styleClusters}.
@@ -91,19 +91,21 @@ export function styleClusters(vectors: Float32Array, dim: number, options: Style
   const assignments = new Int32Array(n);
   const sizes = new Int32Array(k);
   const sums = new Float64Array(k * dim);
+  /** Assign row `i` to its nearest centroid (ties: the lower cluster); returns the squared distance. */
+  const assign = (i: number): number => {
+    let best = 0;
+    let bd = Infinity;
+    for (let c = 0; c < k; c++) { const v = dist(i, c); if (v < bd) { bd = v; best = c; } }
+    assignments[i] = best;
+    d2[i] = bd;
+    return bd;
+  };
   let inertia = Infinity;
   let iterations = 0;
   for (let it = 0; it < maxIter; it++) {
     iterations = it + 1;
     let cur = 0;
-    for (let i = 0; i < n; i++) {
-      let best = 0;
-      let bd = Infinity;
-      for (let c = 0; c < k; c++) { const v = dist(i, c); if (v < bd) { bd = v; best = c; } }
-      assignments[i] = best;
-      d2[i] = bd;
-      cur += bd;
-    }
+    for (let i = 0; i < n; i++) cur += assign(i);
     sizes.fill(0);
     sums.fill(0);
     for (let i = 0; i < n; i++) {
@@ -123,10 +125,7 @@ export function styleClusters(vectors: Float32Array, dim: number, options: Style
         d2[far] = 0;
         continue;
       }
-      let s = 0;
-      for (let d = 0; d < dim; d++) s += sums[co + d] * sums[co + d];
-      const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-      for (let d = 0; d < dim; d++) centroids[co + d] = s > 0 ? sums[co + d] * inv : 0;
+      normalizeRowInto(sums, co, dim, centroids, co);
     }
     const improved = inertia - cur;
     inertia = cur;
@@ -136,12 +135,8 @@ export function styleClusters(vectors: Float32Array, dim: number, options: Style
   sizes.fill(0);
   inertia = 0;
   for (let i = 0; i < n; i++) {
-    let best = 0;
-    let bd = Infinity;
-    for (let c = 0; c < k; c++) { const v = dist(i, c); if (v < bd) { bd = v; best = c; } }
-    assignments[i] = best;
-    sizes[best]++;
-    inertia += bd;
+    inertia += assign(i);
+    sizes[assignments[i]]++;
   }
   return { k, assignments, centroids, sizes, inertia, iterations };
 }
