@@ -15,7 +15,7 @@ import { readContainer, requireSection, writeContainer } from '../core/container
 import { resolveFilter, type LabelFilter } from './filter.js';
 import { TopK } from './heap.js';
 import { SearchPool } from './pool.js';
-import { checkGraphBytes } from './graphfile.js';
+import { checkGraphBytes, withCapacityOfCount } from './graphfile.js';
 import type { BatchSearchOptions, SearchOptions, SearchResult, VectorIndex } from './types.js';
 import { resolveOptions } from '../core/options.js';
 import { checkItems, checkK, checkQuery, checkQueryBatch, dot, normalized, sqL2, toSearchResult } from './vectors.js';
@@ -65,6 +65,24 @@ interface HnswMeta {
   metric: Metric; dim: number; M: number; efConstruction: number; ef: number; seed: number; count: number; labels: number;
 }
 
+/** One batch-search worker pool of an index: built for one snapshot (`version`) and thread count. */
+interface PoolEntry {
+  version: number;
+  threads: number;
+  promise: Promise<SearchPool>;
+  /** searchBatch calls using this pool right now. */
+  users: number;
+  /** Replaced (or the index closed): close as soon as `users` drops to 0. */
+  retired: boolean;
+  closing?: Promise<void>;
+}
+
+/**
+ * Safety net for indexes dropped without close(): when an index is garbage-collected, its workers are
+ * terminated. The held value is the SearchPool (which holds no reference back to the index).
+ */
+const poolFinalizer = new FinalizationRegistry<SearchPool>((p) => { void p.close(); });
+
 /**
  * An HNSW index over the caller's ids.
  *
@@ -99,7 +117,10 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
   private nativeEf = -1;
   private version = 0;
   private readonly scratch: number[];
-  private pool: { version: number; threads: number; promise: Promise<SearchPool> } | null = null;
+  /** The pool for the current version and thread count; retired pools close once their last run ends. */
+  private pool: PoolEntry | null = null;
+  /** Every pool not yet closed (current and retired), so close() can settle every pending run. */
+  private readonly pools = new Set<PoolEntry>();
 
   constructor(options: HnswIndexOptions) {
     const o = resolveOptions(HNSW_RULES, options);
@@ -312,8 +333,8 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
       for (let r = 0; r < rows; r++) out[r] = this.searchChecked(data.subarray(r * dim, (r + 1) * dim), k, ef, f);
       return out;
     }
-    const pool = await this.ensurePool(threads);
-    const raw = await pool.run(data, rows, k, ef);
+    const entry = this.ensurePool(threads);
+    const raw = await entry.promise.then((p) => p.run(data, rows, k, ef)).finally(() => this.releasePool(entry));
     const out: SearchResult<I>[] = new Array(rows);
     for (let r = 0; r < rows; r++) {
       const n = raw.counts[r];
@@ -323,29 +344,70 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
     return out;
   }
 
-  private async ensurePool(threads: number): Promise<SearchPool> {
-    const cur = this.pool;
-    if (cur && cur.version === this.version && cur.threads === threads) return cur.promise;
-    if (cur) {
-      this.pool = null;
-      await cur.promise.then((p) => p.close(), () => undefined);
-      return this.ensurePool(threads);
+  /**
+   * The pool for the current snapshot and `threads`, counted as in use until {@link HnswIndex.releasePool}.
+   * A pool for an older snapshot or another thread count is retired: it closes (terminating its workers)
+   * once the runs still using it have finished, so concurrent calls with different `threads` both complete.
+   */
+  private ensurePool(threads: number): PoolEntry {
+    let cur = this.pool;
+    if (!cur || cur.version !== this.version || cur.threads !== threads) {
+      if (cur) this.retirePool(cur);
+      const dir = mkdtempSync(path.join(tmpdir(), 'pinrec-hnsw-pool-'));
+      const file = path.join(dir, 'graph.bin');
+      try {
+        this.native.writeIndexSync(file);
+      } catch (e) {
+        rmSync(dir, { recursive: true, force: true });
+        throw e;
+      }
+      const promise = SearchPool.create(file, this.metric, this.dim, threads, this.version)
+        .finally(() => rmSync(dir, { recursive: true, force: true }));
+      const entry: PoolEntry = { version: this.version, threads, promise, users: 0, retired: false };
+      cur = entry;
+      this.pool = entry;
+      this.pools.add(entry);
+      const pools = this.pools;
+      promise.then((p) => { if (!entry.retired) poolFinalizer.register(this, p, p); }, () => {
+        pools.delete(entry);
+        entry.retired = true;
+        if (this.pool === entry) this.pool = null;
+      });
     }
-    const dir = mkdtempSync(path.join(tmpdir(), 'pinrec-hnsw-pool-'));
-    const file = path.join(dir, 'graph.bin');
-    this.native.writeIndexSync(file);
-    const promise = SearchPool.create(file, this.metric, this.dim, threads, this.version)
-      .finally(() => rmSync(dir, { recursive: true, force: true }));
-    this.pool = { version: this.version, threads, promise };
-    promise.catch(() => { if (this.pool?.promise === promise) this.pool = null; });
-    return promise;
+    cur.users++;
+    return cur;
   }
 
-  /** Stop the batch-search worker threads (they restart on the next parallel `searchBatch`). @example await index.close(); */
+  private releasePool(entry: PoolEntry): void {
+    entry.users--;
+    if (entry.retired && entry.users === 0) void this.closePool(entry);
+  }
+
+  private retirePool(entry: PoolEntry): void {
+    entry.retired = true;
+    if (this.pool === entry) this.pool = null;
+    if (entry.users === 0) void this.closePool(entry);
+  }
+
+  private closePool(entry: PoolEntry): Promise<void> {
+    entry.retired = true;
+    if (this.pool === entry) this.pool = null;
+    entry.closing ??= entry.promise.then((p) => { poolFinalizer.unregister(p); return p.close(); }, () => undefined)
+      .finally(() => { this.pools.delete(entry); });
+    return entry.closing;
+  }
+
+  /**
+   * Stop the batch-search worker threads; resolves once they have exited. A `searchBatch` still pending on
+   * them rejects with a `ClosedError`. Workers restart on the next parallel `searchBatch`.
+   *
+   * Ownership: the workers (one graph copy each) belong to the index until `close()`. Idle workers do not
+   * keep the process alive, and an index that is garbage-collected without `close()` has its workers
+   * terminated, but call `close()` when done to release their threads and memory promptly.
+   * @example await index.close();
+   */
   async close(): Promise<void> {
-    const cur = this.pool;
-    this.pool = null;
-    if (cur) await cur.promise.then((p) => p.close(), () => undefined);
+    await Promise.all([...this.pools].map((e) => this.closePool(e)));
   }
 
   /**
@@ -411,7 +473,7 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
     const dir = mkdtempSync(path.join(tmpdir(), 'pinrec-hnsw-load-'));
     try {
       const tmp = path.join(dir, 'graph.bin');
-      writeFileSync(tmp, graph);
+      writeFileSync(tmp, withCapacityOfCount(graph));
       index.native.readIndexSync(tmp);
     } catch (e) {
       throw new FileFormatError(file, `hnswlib could not read the graph (${(e as Error).message})`);

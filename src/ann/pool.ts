@@ -1,29 +1,33 @@
 /**
  * A pool of worker threads that each hold a read-only copy of an HNSW graph (loaded from hnswlib's own
  * file format) and answer unfiltered batch searches in parallel. hnswlib-node's `searchKnn` is synchronous
- * and one native index cannot be shared between threads from JavaScript, so each worker loads its own copy;
- * queries and results travel through `SharedArrayBuffer`s and workers pull chunks from an atomic counter.
+ * and one native index cannot be shared between threads from JavaScript, so each worker loads its own copy.
+ *
+ * Built on the shared {@link ThreadPool} (src/core/pool.ts): one `run` is one job broadcast to every worker,
+ * with its own id and its own `SharedArrayBuffer`s (queries, results, an atomic chunk counter), so
+ * concurrent runs on one pool never see each other's completions or rows; each worker answers its jobs in
+ * order. Errors from hnswlib (plain `Error`s) become {@link WorkerError}s; pinrec errors keep their class.
  */
-import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
-import { PinrecError } from '../core/errors.js';
+import { PinrecError, WorkerError, registerErrorClasses } from '../core/errors.js';
+import { ThreadPool } from '../core/pool.js';
 import type { Metric } from '../core/types.js';
+import { EmptyIndexError } from './errors.js';
 
-// Plain CommonJS source run with `eval: true`, so the pool works the same from tsx, vitest and compiled dist.
+export { WorkerError };
+registerErrorClasses(EmptyIndexError);
+
+// Plain CommonJS run with `eval: true` (after the pool's worker runtime, which defines `serve`), so the pool
+// works the same from tsx, vitest and compiled dist.
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { HierarchicalNSW } = require(workerData.hnswlibPath);
 let index = null;
-try {
-  index = new HierarchicalNSW(workerData.metric, workerData.dim);
-  index.readIndexSync(workerData.file);
-  parentPort.postMessage({ type: 'ready' });
-} catch (e) {
-  parentPort.postMessage({ type: 'error', message: String((e && e.message) || e) });
-}
-parentPort.on('message', (m) => {
-  if (m === 'close') { index = null; parentPort.close(); return; }
-  try {
+serve({
+  init(d) {
+    const { HierarchicalNSW } = require(d.hnswlibPath);
+    index = new HierarchicalNSW(d.metric, d.dim);
+    index.readIndexSync(d.file);
+  },
+  run(m) {
     const { queries, nq, k, dim, labels, dists, counts, next, chunk } = m;
     index.setEf(m.ef);
     const q = new Array(dim).fill(0);
@@ -41,10 +45,8 @@ parentPort.on('message', (m) => {
         for (let j = 0; j < n; j++) { labels[o + j] = r.neighbors[j]; dists[o + j] = r.distances[j]; }
       }
     }
-    parentPort.postMessage({ type: 'done' });
-  } catch (e) {
-    parentPort.postMessage({ type: 'error', message: String((e && e.message) || e) });
-  }
+    return null;
+  },
 });
 `;
 
@@ -55,51 +57,51 @@ export interface RawBatch {
   counts: Int32Array;
 }
 
-/**
- * A batch-search worker thread failed (could not load the graph, or threw while searching).
- *
- * @example
- * try { await index.searchBatch(queries, 10); }
- * catch (e) { if (e instanceof WorkerError) await index.searchBatch(queries, 10, { threads: 1 }); }
- */
-export class WorkerError extends PinrecError {
-  constructor(message: string) {
-    super('WORKER', `search worker failed: ${message}`);
-  }
+interface SearchJob {
+  queries: Float32Array; nq: number; k: number; dim: number; ef: number; chunk: number;
+  labels: Int32Array; dists: Float32Array; counts: Int32Array; next: Int32Array;
 }
+
+const asWorkerError = (e: unknown): Error =>
+  e instanceof PinrecError ? e : new WorkerError(`search worker failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
 
 /** Worker pool bound to one snapshot (`version`) of an index. */
 export class SearchPool {
-  private constructor(readonly version: number, readonly dim: number, private readonly workers: Worker[]) {}
+  /** The chunk counters of the runs in progress, so close() can stop them after their current chunk. */
+  private readonly active = new Set<{ next: Int32Array; nq: number }>();
+
+  private constructor(readonly version: number, readonly dim: number, private readonly pool: ThreadPool<SearchJob, null>) {}
 
   /** Number of worker threads. */
   get threads(): number {
-    return this.workers.length;
+    return this.pool.size;
+  }
+
+  /** Worker threads still running (diagnostics, tests). */
+  get live(): number {
+    return this.pool.live;
   }
 
   /** Start `threads` workers that each load the hnswlib file `file`. Resolves once all are ready. */
   static async create(file: string, metric: Metric, dim: number, threads: number, version: number): Promise<SearchPool> {
     const hnswlibPath = createRequire(import.meta.url).resolve('hnswlib-node');
-    const workers: Worker[] = [];
     try {
-      await Promise.all(Array.from({ length: threads }, () => new Promise<void>((resolve, reject) => {
-        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { hnswlibPath, metric, dim, file } });
-        workers.push(w);
-        const onError = (e: Error) => reject(new WorkerError(e.message));
-        w.once('error', onError);
-        w.once('message', (m: { type: string; message?: string }) => {
-          w.off('error', onError);
-          if (m.type === 'ready') { w.unref(); resolve(); } else reject(new WorkerError(m.message ?? 'failed to start'));
-        });
-      })));
+      const pool = await ThreadPool.start<SearchJob, null>({
+        size: threads, name: 'search worker', script: { source: WORKER_SOURCE }, init: { hnswlibPath, metric, dim, file },
+        // hnswlib-node aborts the process when a thread is terminated inside searchKnn: always let workers leave.
+        closeTimeoutMs: Infinity,
+      });
+      return new SearchPool(version, dim, pool);
     } catch (e) {
-      await Promise.all(workers.map((w) => w.terminate()));
-      throw e;
+      throw asWorkerError(e);
     }
-    return new SearchPool(version, dim, workers);
   }
 
-  /** Search every row of `queries` (row-major, `nq` rows) for `k` neighbours at `ef`. */
+  /**
+   * Search every row of `queries` (row-major, `nq` rows) for `k` neighbours at `ef`. Safe to call
+   * concurrently: every run has its own buffers and its own completion.
+   * @throws ClosedError when the pool is closed before the run completes; WorkerError when a worker fails
+   */
   async run(queries: Float32Array, nq: number, k: number, ef: number): Promise<RawBatch> {
     const dim = this.dim;
     const q = new Float32Array(new SharedArrayBuffer(nq * dim * 4));
@@ -108,29 +110,25 @@ export class SearchPool {
     const dists = new Float32Array(new SharedArrayBuffer(nq * k * 4));
     const counts = new Int32Array(new SharedArrayBuffer(nq * 4));
     const next = new Int32Array(new SharedArrayBuffer(4));
-    const chunk = Math.max(1, Math.min(64, Math.floor(nq / (this.workers.length * 8))));
-    const msg = { queries: q, nq, k, dim, labels, dists, counts, next, chunk, ef };
-    await Promise.all(this.workers.map((w) => new Promise<void>((resolve, reject) => {
-      w.ref();
-      const onError = (e: Error) => { cleanup(); reject(new WorkerError(e.message)); };
-      const onMessage = (m: { type: string; message?: string }) => {
-        cleanup();
-        if (m.type === 'done') resolve(); else reject(new WorkerError(m.message ?? 'unknown error'));
-      };
-      const cleanup = () => { w.off('error', onError); w.off('message', onMessage); w.unref(); };
-      w.on('error', onError);
-      w.on('message', onMessage);
-      w.postMessage(msg);
-    })));
+    const chunk = Math.max(1, Math.min(64, Math.floor(nq / (this.pool.size * 8))));
+    const run = { next, nq };
+    this.active.add(run);
+    try {
+      await this.pool.broadcast({ queries: q, nq, k, dim, labels, dists, counts, next, chunk, ef });
+    } catch (e) {
+      throw asWorkerError(e);
+    } finally {
+      this.active.delete(run);
+    }
     return { labels, dists, counts };
   }
 
-  /** Stop every worker: ask it to leave its event loop, and terminate it if it has not within 2 s. */
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
-      const timer = setTimeout(() => { void w.terminate().then(() => resolve(), () => resolve()); }, 2000);
-      w.once('exit', () => { clearTimeout(timer); resolve(); });
-      w.postMessage('close');
-    })));
+  /**
+   * Stop the workers: pending runs reject with ClosedError at once and stop after their current chunk; each
+   * worker then exits. Resolves once every worker has exited.
+   */
+  close(): Promise<void> {
+    for (const r of this.active) Atomics.store(r.next, 0, r.nq);
+    return this.pool.close();
   }
 }

@@ -1,6 +1,12 @@
 /**
- * Typed errors shared by every pinrec module. Each error has a stable `name` and `code`, so callers can
- * branch on `err instanceof InvalidParameterError` or on `err.code` after crossing a worker boundary.
+ * Typed errors shared by every pinrec module. Each failure has its own class with a stable `name` and
+ * `code`, so callers can branch on `err instanceof InvalidParameterError` or on `err.code`.
+ *
+ * Errors cross worker boundaries with their class: a worker thread serialises what it throws as
+ * {@link SerializedError} (`name`, `code`, `message`, `stack` and the error's own fields) and the caller
+ * rebuilds it with {@link deserializeError}, which looks the class up by `name` in a registry of pinrec error
+ * classes ({@link registerErrorClasses}: the classes here register themselves; modules with their own error
+ * classes register them beside the pool that can receive them).
  */
 
 /** Base class of every error pinrec throws on purpose. */
@@ -92,3 +98,92 @@ export class NumericalError extends PinrecError {
     super('NUMERICAL', message);
   }
 }
+
+/** A call was pending on, or made to, something that was closed or disposed (a worker pool, an index's workers). */
+export class ClosedError extends PinrecError {
+  constructor(message: string) {
+    super('CLOSED', message);
+  }
+}
+
+/** A method was called on an object (an embedder) after its `dispose()`. */
+export class DisposedError extends PinrecError {
+  constructor(what: string) {
+    super('DISPOSED', `${what} was disposed`);
+  }
+}
+
+/**
+ * A worker thread failed: it could not start, crashed, exited, or threw something that is not a pinrec error
+ * (which is then the `cause`). `exitCode` is set when the worker exited.
+ *
+ * @example
+ * try { await index.searchBatch(queries, 10); }
+ * catch (e) { if (e instanceof WorkerError) await index.searchBatch(queries, 10, { threads: 1 }); }
+ */
+export class WorkerError extends PinrecError {
+  readonly exitCode?: number;
+  constructor(message: string, options?: { cause?: unknown; exitCode?: number }) {
+    super('WORKER', message, options);
+    if (options?.exitCode !== undefined) this.exitCode = options.exitCode;
+  }
+}
+
+/** Model inference failed for a batch with an error that is not a pinrec error (kept as `cause`). */
+export class InferenceError extends PinrecError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INFERENCE', `inference failed: ${message}`, options);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Crossing worker boundaries
+
+/** An error as it travels from a worker thread to the caller (structured-clone safe). */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+  /** The error's own enumerable fields (`parameter`, `value`, …); values that cannot be cloned are described. */
+  fields?: Record<string, unknown>;
+  cause?: SerializedError;
+}
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+const registry = new Map<string, ErrorClass>();
+
+/**
+ * Make error classes rebuildable by {@link deserializeError}, keyed by class name (the first class
+ * registered under a name wins).
+ */
+export function registerErrorClasses(...classes: ErrorClass[]): void {
+  for (const c of classes) if (!registry.has(c.name)) registry.set(c.name, c);
+}
+
+const STANDARD = new Map<string, ErrorClass>([Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError].map((c) => [c.name, c]));
+
+/**
+ * Rebuild an error serialised in a worker: a registered pinrec class by `name` (so `instanceof` holds,
+ * with `code`, `message`, the fields and the worker's `stack`), a standard error class, or a plain
+ * `PinrecError` / `Error` carrying the same `name` and `code` when the class is unknown here.
+ */
+export function deserializeError(s: SerializedError): Error {
+  const name = typeof s?.name === 'string' ? s.name : 'Error';
+  const cls = registry.get(name) ?? STANDARD.get(name) ?? (typeof s?.code === 'string' ? PinrecError : Error);
+  const options = s?.cause ? { cause: deserializeError(s.cause) } : undefined;
+  // Construct the Error itself (a real Error object) with the class's prototype, without running the class's
+  // own constructor (whose parameters differ per class); then restore what the constructor would have set.
+  const err = Reflect.construct(Error, [String(s?.message ?? ''), ...(options ? [options] : [])], cls) as Error & Record<string, unknown>;
+  Object.defineProperty(err, 'name', { value: name, writable: true, enumerable: cls.prototype instanceof PinrecError || cls === PinrecError, configurable: true });
+  if (typeof s?.code === 'string') err.code = s.code;
+  // Own data properties (never a prototype write, whatever the key).
+  if (s?.fields) for (const [k, v] of Object.entries(s.fields)) Object.defineProperty(err, k, { value: v, writable: true, enumerable: true, configurable: true });
+  if (typeof s?.stack === 'string') err.stack = s.stack;
+  return err;
+}
+
+registerErrorClasses(
+  PinrecError, InvalidParameterError, UnknownIdError, NotFittedError, DimensionMismatchError, FileFormatError, NumericalError,
+  ClosedError, DisposedError, WorkerError, InferenceError,
+);

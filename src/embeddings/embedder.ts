@@ -3,7 +3,7 @@
  * inference), with per-image failures, an optional PCA projection, and persistence of its settings. Created by
  * {@link loadEmbedder} (load.ts); inference runs on an {@link Engine} (engine.ts).
  */
-import { InvalidParameterError, NumericalError, PinrecError, DimensionMismatchError } from '../core/errors.js';
+import { InvalidParameterError, NumericalError, PinrecError, DimensionMismatchError, DisposedError, InferenceError } from '../core/errors.js';
 import { checkOneOf } from '../core/validate.js';
 import type { ProgressCallback } from '../core/types.js';
 import { decodeImage, describeInput, type DecodeLimits, type ImageInput } from './decode.js';
@@ -76,7 +76,7 @@ export class Embedder {
   }
 
   private check(): void {
-    if (this.closed) throw new PinrecError('DISPOSED', 'the embedder was disposed');
+    if (this.closed) throw new DisposedError('the embedder');
   }
 
   /**
@@ -143,7 +143,7 @@ export class Embedder {
         try {
           raw = await this.engine.infer(packed, good.length);
         } catch (e) {
-          const err = e instanceof PinrecError ? e : new PinrecError('INFERENCE', `inference failed: ${(e as Error)?.message ?? String(e)}`);
+          const err = e instanceof PinrecError ? e : new InferenceError((e as Error)?.message ?? String(e), { cause: e });
           for (const i of good) errors[i] = err;
         }
         if (raw) {

@@ -1,29 +1,26 @@
-/** Messages between the pool and its worker threads. */
+/**
+ * What the embeddings pool and its worker threads exchange, on top of the shared worker protocol of
+ * src/core/pool.ts (ready handshake, one job in flight per worker, errors rebuilt with their class).
+ */
 import type { BackendName, BackendPreference } from './backend.js';
 import type { ExtractorSpec, ModelStructure } from './extractor.js';
 import type { ModelArtifacts } from './models.js';
 
-export interface InitMessage {
-  type: 'init';
+/** Sent to every worker at start (as `workerData`): the model to load and the backend to use. */
+export interface WorkerInit {
   artifacts: ModelArtifacts;
   spec: ExtractorSpec;
   backend: BackendPreference;
   source: string;
 }
-export interface InferMessage { type: 'infer'; id: number; pixels: Uint8Array; n: number }
-export interface TensorsMessage { type: 'tensors'; id: number }
-export interface CloseMessage { type: 'close' }
-export type ToWorker = InitMessage | InferMessage | TensorsMessage | CloseMessage;
 
-export interface SerializedError { name: string; code: string; message: string }
-export type FromWorker =
-  | { type: 'ready'; backend: BackendName; structure: ModelStructure }
-  | { type: 'init-error'; error: SerializedError }
-  | { type: 'result'; id: number; features: Float32Array }
-  | { type: 'error'; id: number; error: SerializedError }
-  | { type: 'tensors'; id: number; count: number };
+/** A worker's ready handshake: the backend it started and the loaded model's structure. */
+export interface ReadyInfo { backend: BackendName; structure: ModelStructure }
 
-export function serializeError(e: unknown): SerializedError {
-  const err = e as { name?: string; code?: string; message?: string };
-  return { name: err?.name ?? 'Error', code: typeof err?.code === 'string' ? err.code : 'WORKER', message: err?.message ?? String(e) };
-}
+/** Raw pooled features for `n` packed decoded images (the reply's buffer is transferred). */
+export interface InferJob { type: 'infer'; pixels: Uint8Array; n: number }
+/** The worker's live TF.js tensor count. */
+export interface TensorsJob { type: 'tensors' }
+export type Job = InferJob | TensorsJob;
+/** `Float32Array` for an infer job, a count for a tensors job. */
+export type JobResult = Float32Array | number;

@@ -1,49 +1,26 @@
 /**
- * Pool worker: one TF.js instance per thread. Receives the model artifacts once, then batches of decoded
- * pixels, and answers with raw pooled features (transferred, not copied).
+ * Pool worker: one TF.js instance per thread. Loads the model from the pool's init data (the ready handshake
+ * reports the backend and structure), then answers jobs: batches of decoded pixels with raw pooled features
+ * (transferred, not copied), and tensor counts. Errors keep their class in the caller (src/core/pool.ts).
  */
-import { parentPort } from 'node:worker_threads';
+import { serveWorker } from '../core/pool.js';
 import { loadTf } from './tf.js';
 import { FeatureExtractor } from './extractor.js';
-import { serializeError, type FromWorker, type ToWorker } from './protocol.js';
-
-if (!parentPort) throw new Error('pinrec embeddings worker must run in a worker thread');
-const port = parentPort;
+import type { Job, JobResult, ReadyInfo, WorkerInit } from './protocol.js';
 
 let extractor: FeatureExtractor | undefined;
-const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
-port.on('message', (msg: ToWorker) => {
-  void handle(msg);
+serveWorker<WorkerInit, Job, JobResult, ReadyInfo>({
+  async init(d) {
+    const { tf, backend } = await loadTf(d.backend);
+    extractor = await FeatureExtractor.create(tf, d.artifacts, d.spec, d.source);
+    return { backend, structure: extractor.structure };
+  },
+  run(job, ctx) {
+    if (job.type === 'tensors') return extractor ? extractor.numTensors() : 0;
+    if (!extractor) throw new Error('worker is not initialised');
+    const features = extractor.infer(job.pixels, job.n);
+    ctx.transfer(features.buffer as ArrayBuffer);
+    return features;
+  },
 });
-
-async function handle(msg: ToWorker): Promise<void> {
-  switch (msg.type) {
-    case 'init':
-      try {
-        const { tf, backend } = await loadTf(msg.backend);
-        extractor = await FeatureExtractor.create(tf, msg.artifacts, msg.spec, msg.source);
-        post({ type: 'ready', backend, structure: extractor.structure });
-      } catch (e) {
-        post({ type: 'init-error', error: serializeError(e) });
-      }
-      return;
-    case 'infer':
-      try {
-        if (!extractor) throw new Error('worker is not initialised');
-        const features = extractor.infer(msg.pixels, msg.n);
-        post({ type: 'result', id: msg.id, features }, [features.buffer as ArrayBuffer]);
-      } catch (e) {
-        post({ type: 'error', id: msg.id, error: serializeError(e) });
-      }
-      return;
-    case 'tensors':
-      post({ type: 'tensors', id: msg.id, count: extractor ? extractor.numTensors() : 0 });
-      return;
-    case 'close':
-      extractor?.dispose();
-      extractor = undefined;
-      port.close();
-      return;
-  }
-}
