@@ -178,6 +178,9 @@ function spawn(script: WorkerScript, workerData: unknown): Worker {
 /** Ask a worker to exit between jobs; terminate it if it has not within `timeoutMs`. Resolves when it has exited. */
 function stopWorker(s: Slot, timeoutMs: number): Promise<void> {
   if (!s.alive) return s.exited;
+  // A closing worker keeps the process alive until it has exited: an unref'd one could be abandoned mid-exit
+  // with the caller's `await close()` never settling (Node exits with "unsettled top-level await").
+  s.worker.ref();
   try { s.worker.postMessage({ t: 'close' }); } catch { /* already closing */ }
   if (!Number.isFinite(timeoutMs)) return s.exited;
   const timer = setTimeout(() => { void s.worker.terminate().catch(() => undefined); }, Math.max(0, timeoutMs));
