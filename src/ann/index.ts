@@ -7,6 +7,5 @@ export type { HnswIndexOptions, AddOptions } from './hnsw.js';
 export { ExactIndex } from './exact.js';
 export type { ExactIndexOptions } from './exact.js';
 export { recallAtK } from './recall.js';
-export { EmptyIndexError } from './errors.js';
 export { WorkerError } from './pool.js';
 export type { VectorIndex, SearchOptions, BatchSearchOptions, SearchResult, Filter } from './types.js';

@@ -12,10 +12,9 @@ import { createRequire } from 'node:module';
 import { PinrecError, WorkerError, registerErrorClasses } from '../core/errors.js';
 import { ThreadPool } from '../core/pool.js';
 import type { Metric } from '../core/types.js';
-import { EmptyIndexError } from './errors.js';
 
 export { WorkerError };
-registerErrorClasses(EmptyIndexError);
+
 
 // Plain CommonJS run with `eval: true` (after the pool's worker runtime, which defines `serve`), so the pool
 // works the same from tsx, vitest and compiled dist.
