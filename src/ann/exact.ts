@@ -2,6 +2,8 @@
  * Exact (brute-force) nearest-neighbour search over a growable row-major `Float32Array`. For small sets,
  * and as the ground truth that {@link HnswIndex} is tested and benchmarked against.
  */
+import { constants as bufferConstants } from 'node:buffer';
+import { totalmem } from 'node:os';
 import { FileFormatError, InvalidParameterError, UnknownIdError } from '../core/errors.js';
 import { IdMap } from '../core/ids.js';
 import type { Id, Metric } from '../core/types.js';
@@ -31,6 +33,47 @@ export interface ExactIndexOptions {
   dim: number;
   /** Initial capacity in vectors; grows by doubling. @default 1024 */
   capacity?: number;
+  /**
+   * Most bytes the vector storage may take (`capacity × (dim·4 + 1)`); a capacity or a growth above it is refused
+   * with an {@link InvalidParameterError} before anything is allocated. @default {@link defaultMaxMemoryBytes}()
+   */
+  maxMemoryBytes?: number;
+}
+
+/** Share of the machine's memory ({@link totalmem}) that one index may take by default. */
+export const DEFAULT_MAX_MEMORY_FRACTION = 0.75;
+
+/** The default `maxMemoryBytes` of {@link ExactIndex} and `HnswIndex`: {@link DEFAULT_MAX_MEMORY_FRACTION} of `os.totalmem()`. */
+export function defaultMaxMemoryBytes(): number {
+  return Math.floor(totalmem() * DEFAULT_MAX_MEMORY_FRACTION);
+}
+
+/** Check a `maxMemoryBytes` option (undefined: the default). @internal */
+export function resolveMaxMemoryBytes(value: unknown): number {
+  if (value === undefined) return defaultMaxMemoryBytes();
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidParameterError('maxMemoryBytes', 'a safe integer >= 1 (bytes)', value);
+  }
+  return value;
+}
+
+/** Bytes an {@link ExactIndex} of `capacity` vectors of `dim` floats holds (vectors + deleted flags). */
+export function exactIndexBytes(capacity: number, dim: number): number {
+  return capacity * (dim * 4 + 1);
+}
+
+/**
+ * The largest capacity an {@link ExactIndex} of `dim` may have under `maxMemoryBytes` (and under the longest
+ * typed array this runtime can allocate).
+ */
+function exactMaxCapacity(dim: number, maxMemoryBytes: number): number {
+  return Math.min(Math.floor(maxMemoryBytes / (dim * 4 + 1)), Math.floor(bufferConstants.MAX_LENGTH / dim), 2 ** 31 - 1);
+}
+
+function exactCapacityError(capacity: number, dim: number, maxMemoryBytes: number): InvalidParameterError {
+  const max = exactMaxCapacity(dim, maxMemoryBytes);
+  return new InvalidParameterError('capacity', `at most ${max} vectors for dim ${dim}: ${capacity} vectors need ${exactIndexBytes(capacity, dim)} bytes ` +
+    `(limit: maxMemoryBytes = ${maxMemoryBytes} bytes, and ${bufferConstants.MAX_LENGTH} floats per array)`, capacity);
 }
 
 interface ExactMeta { metric: Metric; dim: number; labels: number; live: number }
@@ -52,12 +95,15 @@ export class ExactIndex<I extends Id = Id> implements VectorIndex<I> {
   private data: Float32Array;
   private deleted: Uint8Array;
   private live = 0;
+  private readonly maxMemoryBytes: number;
 
   constructor(options: ExactIndexOptions) {
     const o = resolveOptions(EXACT_RULES, options);
     this.metric = o.metric;
     this.dim = o.dim;
+    this.maxMemoryBytes = resolveMaxMemoryBytes(options.maxMemoryBytes);
     const cap = o.capacity;
+    if (cap > exactMaxCapacity(this.dim, this.maxMemoryBytes)) throw exactCapacityError(cap, this.dim, this.maxMemoryBytes);
     this.data = new Float32Array(cap * this.dim);
     this.deleted = new Uint8Array(cap);
   }
@@ -77,6 +123,11 @@ export class ExactIndex<I extends Id = Id> implements VectorIndex<I> {
   addItems(ids: I | readonly I[], vectors: Float32Array | readonly number[]): void {
     const { ids: list, data } = checkItems(ids, vectors, this.dim, this.metric);
     const dim = this.dim;
+    // Grow once, before anything is added, so a refused growth leaves the index as it was.
+    let fresh = 0;
+    const seen = new Set<I>();
+    for (const id of list) if (!this.ids.has(id) && !seen.has(id)) { seen.add(id); fresh++; }
+    if (this.ids.size + fresh > this.deleted.length) this.grow(this.ids.size + fresh);
     for (let r = 0; r < list.length; r++) {
       const before = this.ids.size;
       const label = this.ids.add(list[r]);
@@ -89,8 +140,11 @@ export class ExactIndex<I extends Id = Id> implements VectorIndex<I> {
     }
   }
 
+  /** Grow to at least `min` slots: doubling, or less when doubling would pass `maxMemoryBytes`. @throws InvalidParameterError */
   private grow(min: number): void {
-    const cap = Math.max(min, this.deleted.length * 2);
+    const most = exactMaxCapacity(this.dim, this.maxMemoryBytes);
+    if (min > most) throw exactCapacityError(min, this.dim, this.maxMemoryBytes);
+    const cap = Math.min(Math.max(min, this.deleted.length * 2), most);
     const d = new Float32Array(cap * this.dim);
     d.set(this.data);
     this.data = d;

@@ -19,6 +19,7 @@ import { checkGraphBytes, withCapacityOfCount } from './graphfile.js';
 import type { BatchSearchOptions, SearchOptions, SearchResult, VectorIndex } from './types.js';
 import { resolveOptions } from '../core/options.js';
 import { checkItems, checkK, checkQuery, checkQueryBatch, dot, normalized, sqL2, toSearchResult } from './vectors.js';
+import { resolveMaxMemoryBytes } from './exact.js';
 
 const { HierarchicalNSW } = hnswlib;
 type Native = InstanceType<typeof HierarchicalNSW>;
@@ -53,6 +54,38 @@ export interface HnswIndexOptions {
   seed?: number;
   /** Initial capacity in vectors; doubles automatically when exceeded. @default 1024 */
   capacity?: number;
+  /**
+   * Most bytes the native index may allocate ({@link hnswNativeBytes}); a capacity, or an automatic growth, above
+   * it is refused with an {@link InvalidParameterError} before hnswlib is called (hnswlib aborts the process, or
+   * throws an untyped `std::bad_alloc`, when an allocation fails). @default 0.75 × os.totalmem()
+   */
+  maxMemoryBytes?: number;
+}
+
+/**
+ * Bytes of native memory an hnswlib index of `capacity` vectors needs (an estimate, close to hnswlib's own
+ * allocation): per slot the vector (`dim·4`), the base-layer links (`2M·4 + 4`), the label (8), the level (4),
+ * the upper-layer list pointer (8), a lock (40), the visited-list mark (2), plus the expected upper-layer links
+ * (`(M·4 + 4) / (M − 1)`: a fraction 1/M of the vectors reach level 1, 1/M² level 2, …). Fixed costs (a few MB of
+ * locks) are not counted.
+ */
+export function hnswNativeBytes(capacity: number, dim: number, M: number): number {
+  return capacity * hnswBytesPerSlot(dim, M);
+}
+
+function hnswBytesPerSlot(dim: number, M: number): number {
+  const upper = Math.ceil((M * 4 + 4) / Math.max(1, M - 1));
+  return dim * 4 + (2 * M * 4 + 4) + 8 + 4 + 8 + 40 + 2 + upper;
+}
+
+/** The largest capacity that fits in `maxMemoryBytes` (and hnswlib's 32-bit labels). */
+function hnswMaxCapacity(dim: number, M: number, maxMemoryBytes: number): number {
+  return Math.min(0xffffffff, Math.floor(maxMemoryBytes / hnswBytesPerSlot(dim, M)));
+}
+
+function hnswCapacityError(capacity: number, dim: number, M: number, maxMemoryBytes: number): InvalidParameterError {
+  return new InvalidParameterError('capacity', `at most ${hnswMaxCapacity(dim, M, maxMemoryBytes)} vectors for dim ${dim}, M ${M}: ` +
+    `${capacity} vectors need about ${hnswNativeBytes(capacity, dim, M)} bytes of native memory (limit: maxMemoryBytes = ${maxMemoryBytes} bytes)`, capacity);
 }
 
 /** Options of {@link HnswIndex.addItems}. */
@@ -121,6 +154,8 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
   private pool: PoolEntry | null = null;
   /** Every pool not yet closed (current and retired), so close() can settle every pending run. */
   private readonly pools = new Set<PoolEntry>();
+  /** Ceiling of the native allocation (constructor and growth). */
+  private readonly maxMemoryBytes: number;
 
   constructor(options: HnswIndexOptions) {
     const o = resolveOptions(HNSW_RULES, options);
@@ -131,6 +166,8 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
     this.efValue = o.ef;
     this.seed = o.seed;
     const capacity = o.capacity;
+    this.maxMemoryBytes = resolveMaxMemoryBytes(options.maxMemoryBytes);
+    if (capacity > hnswMaxCapacity(this.dim, this.M, this.maxMemoryBytes)) throw hnswCapacityError(capacity, this.dim, this.M, this.maxMemoryBytes);
     this.native = new HierarchicalNSW(this.metric, this.dim);
     this.native.initIndex({ maxElements: capacity, m: this.M, efConstruction: this.efConstruction, randomSeed: this.seed });
     this.scratch = new Array<number>(this.dim).fill(0);
@@ -173,7 +210,10 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
     const need = this.ids.size + fresh;
     const cap = this.native.getMaxElements();
     if (need > cap) {
-      const next = Math.min(0xffffffff, Math.max(need, cap * 2));
+      // Doubling, or less when doubling would pass maxMemoryBytes; refused (index unchanged) when even `need` does.
+      const most = hnswMaxCapacity(this.dim, this.M, this.maxMemoryBytes);
+      if (need > most) throw hnswCapacityError(need, this.dim, this.M, this.maxMemoryBytes);
+      const next = Math.min(most, Math.max(need, cap * 2));
       this.native.resizeIndex(next);
     }
     if (need > this.deleted.length) {

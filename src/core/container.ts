@@ -3,7 +3,11 @@
  * atomically (temp file in the same folder, fsync, rename, fsync of the folder). Models, indexes and
  * embedders all save through it, so every saved file gets the same guarantees:
  * - a truncated, altered or foreign file gives a {@link FileFormatError}, never a crash;
- * - a process killed while saving leaves the previous file in place and loadable.
+ * - only regular files are read (a FIFO, `/dev/zero`, a socket or a folder gives a {@link FileFormatError}), and a
+ *   read is bounded by the file's size when it was opened and by {@link MAX_CONTAINER_BYTES} (or `maxBytes`);
+ * - a process killed while saving leaves the previous file in place and loadable; its temp file
+ *   (`.<name>.<pid>.<random>.pinrec-tmp` beside the file) is removed by the next save of the same file once
+ *   that pid is no longer alive.
  *
  * Layout (little-endian):
  * ```
@@ -15,10 +19,11 @@
  * end 32 bytes SHA-256 of everything before
  * ```
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import { FileFormatError } from './errors.js';
+import { FileFormatError, InvalidParameterError } from './errors.js';
 
 const MAGIC = Buffer.from([0x50, 0x49, 0x4e, 0x52, 0x45, 0x43, 0x00, 0x01]); // "PINREC\0\1"
 const CONTAINER_VERSION = 1;
@@ -134,13 +139,68 @@ export function decodeContainer<M = unknown>(buf: Buffer, source: string, expect
 }
 
 /**
- * Write `data` to `file` atomically: a temp file beside it, fsync, rename over the target, fsync the folder.
- * A crash at any point leaves either the old file or the new one, never a mix.
+ * Largest container file {@link readContainer} reads by default: 4 GiB (less where a Buffer cannot be that
+ * large). Pass `maxBytes` to lower (or, up to the Buffer limit, raise) it per call.
+ */
+export const MAX_CONTAINER_BYTES = Math.min(2 ** 32, bufferConstants.MAX_LENGTH);
+
+/** Options of {@link readContainer}. */
+export interface ReadContainerOptions {
+  /** Refuse files larger than this many bytes (an integer >= 1). @default MAX_CONTAINER_BYTES */
+  maxBytes?: number;
+}
+
+/** Suffix of the temp files {@link writeFileAtomic} writes beside their target. */
+const TMP_SUFFIX = '.pinrec-tmp';
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Is process `pid` alive (or owned by someone else, so we cannot tell)? */
+function pidAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * Remove temp files of `file` left by writers that were killed: `.<name>.<pid>.<hex>.pinrec-tmp` (and the
+ * `.tmp` names of earlier versions) whose pid is not this process and no longer alive. Best effort: a
+ * folder that cannot be listed or a file that cannot be removed is left alone. (A pid reused by an unrelated
+ * process keeps its temp file until that process exits; temp files on a folder shared between hosts are only
+ * judged by this host's pids.)
+ */
+async function removeStaleTemps(dir: string, base: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return;
+  }
+  const re = new RegExp(`^\\.${escapeRegExp(base)}\\.(\\d+)\\.[0-9a-f]{12}(?:\\.pinrec-tmp|\\.tmp)$`);
+  for (const n of names) {
+    const m = re.exec(n);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || pidAlive(pid)) continue;
+    await fsp.rm(path.join(dir, n), { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Write `data` to `file` atomically: a temp file beside it (`.<name>.<pid>.<random>.pinrec-tmp`), fsync,
+ * rename over the target, fsync the folder. A crash at any point leaves either the old file or the new one,
+ * never a mix; temp files of earlier writers of `file` that were killed (their pid is gone) are removed first.
  */
 export async function writeFileAtomic(file: string, data: Uint8Array): Promise<void> {
   const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await fsp.open(tmp, 'w', 0o644);
+  const base = path.basename(file);
+  await removeStaleTemps(dir, base);
+  const tmp = path.join(dir, `.${base}.${process.pid}.${randomBytes(6).toString('hex')}${TMP_SUFFIX}`);
+  const fh = await fsp.open(tmp, 'wx', 0o644);
   try {
     await fh.writeFile(data);
     await fh.sync();
@@ -169,16 +229,74 @@ export async function writeContainer(file: string, kind: string, version: number
   await writeFileAtomic(file, encodeContainer(kind, version, meta, sections));
 }
 
-/** Read and verify a container file; throws {@link FileFormatError} for anything but a good file of `expectKind`. */
-export async function readContainer<M = unknown>(file: string, expectKind?: string): Promise<Container<M>> {
+/**
+ * Read and verify a container file; throws {@link FileFormatError} for anything but a good file of `expectKind`:
+ * also for what is not a regular file (a FIFO, a device such as `/dev/zero`, a socket, a folder), for a file
+ * larger than `options.maxBytes` (default {@link MAX_CONTAINER_BYTES}), and for a file that changes size
+ * while it is read. The read never goes past the size the file had when it was opened (plus one byte to
+ * notice growth), so memory is bounded by that size.
+ * @throws {InvalidParameterError} for a bad `options.maxBytes`
+ */
+export async function readContainer<M = unknown>(file: string, expectKind?: string, options: ReadContainerOptions = {}): Promise<Container<M>> {
+  if (options === null || typeof options !== 'object') throw new InvalidParameterError('options', 'an object', options);
+  const maxBytes = options.maxBytes ?? MAX_CONTAINER_BYTES;
+  if (typeof maxBytes !== 'number' || !Number.isInteger(maxBytes) || maxBytes < 1 || maxBytes > bufferConstants.MAX_LENGTH) {
+    throw new InvalidParameterError('maxBytes', `an integer in [1, ${bufferConstants.MAX_LENGTH}]`, maxBytes);
+  }
+  const cannot = (e: unknown) => {
+    const err = e as NodeJS.ErrnoException;
+    return new FileFormatError(file, `cannot be read (${err.code ?? err.message})`);
+  };
+  const regular = (st: Stats) => {
+    if (!st.isFile()) throw new FileFormatError(file, `not a regular file (${kindOf(st)}): pinrec only reads regular files`);
+    if (st.size > maxBytes) throw new FileFormatError(file, `is ${st.size} bytes, above the limit of ${maxBytes} bytes (maxBytes)`);
+  };
+  // stat first (opening a FIFO would block), then open without blocking and check the opened file again.
+  let st: Stats;
+  try {
+    st = await fsp.stat(file);
+  } catch (e) {
+    throw cannot(e);
+  }
+  regular(st);
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    throw cannot(e);
+  }
   let buf: Buffer;
   try {
-    buf = await fsp.readFile(file);
+    const opened = await fh.stat();
+    regular(opened);
+    if (opened.ino !== st.ino || opened.dev !== st.dev) throw new FileFormatError(file, 'was replaced while being opened');
+    const size = opened.size;
+    buf = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await fh.read(buf, got, size - got, got);
+      if (bytesRead === 0) throw new FileFormatError(file, `shrank while being read (${got} of the ${size} bytes it had when opened)`);
+      got += bytesRead;
+    }
+    // One byte past the size seen at open: a file that grew while being read is not what was checked.
+    const { bytesRead: extra } = await fh.read(Buffer.alloc(1), 0, 1, size);
+    if (extra > 0) throw new FileFormatError(file, `grew while being read (beyond the ${size} bytes it had when opened)`);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new FileFormatError(file, `cannot be read (${err.code ?? err.message})`);
+    if (e instanceof FileFormatError) throw e;
+    throw cannot(e);
+  } finally {
+    await fh.close().catch(() => undefined);
   }
   return decodeContainer<M>(buf, file, expectKind);
+}
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a file';
 }
 
 /** Fetch a required section of a given type or throw a {@link FileFormatError}. */

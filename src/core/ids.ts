@@ -96,16 +96,40 @@ export function checkIdType(parameter: string, id: unknown): asserts id is Id {
 const TAG_STRING = 1;
 const TAG_NUMBER = 2;
 const TAG_BIGINT = 3;
+/** A string that is not well-formed UTF-16 (a lone surrogate), stored as its UTF-16LE code units. */
+const TAG_STRING_UTF16 = 4;
 
-/** Encode a list of ids as `[tag u8][len u32][utf8 bytes]` records. */
+/** A lone surrogate: a high one not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Encode a list of ids as `[u32 count]` then one `[tag u8][len u32][bytes]` record per id. Tags: 1 string (UTF-8),
+ * 2 number (its shortest decimal, `-0` kept), 3 bigint (decimal), 4 string that is not well-formed UTF-16 (a
+ * lone surrogate, which UTF-8 cannot hold) as UTF-16LE code units. Id-table encoding v2: tag 4 is new (v1 had
+ * tags 1-3 only), so tables without lone surrogates are byte-identical to v1 and v1 tables decode unchanged;
+ * every string id comes back exactly.
+ */
 export function encodeIds(ids: readonly Id[]): Buffer {
   const parts: Buffer[] = [];
   const head = Buffer.alloc(4);
   head.writeUInt32LE(ids.length, 0);
   parts.push(head);
   for (const id of ids) {
-    const tag = typeof id === 'string' ? TAG_STRING : typeof id === 'number' ? TAG_NUMBER : TAG_BIGINT;
-    const body = Buffer.from(typeof id === 'number' ? numberToString(id) : String(id), 'utf8');
+    let tag: number;
+    let body: Buffer;
+    if (typeof id === 'string') {
+      if (LONE_SURROGATE.test(id)) {
+        tag = TAG_STRING_UTF16;
+        body = Buffer.alloc(id.length * 2);
+        for (let k = 0; k < id.length; k++) body.writeUInt16LE(id.charCodeAt(k), 2 * k);
+      } else {
+        tag = TAG_STRING;
+        body = Buffer.from(id, 'utf8');
+      }
+    } else {
+      tag = typeof id === 'number' ? TAG_NUMBER : TAG_BIGINT;
+      body = Buffer.from(typeof id === 'number' ? numberToString(id) : String(id), 'utf8');
+    }
     const rec = Buffer.alloc(5);
     rec.writeUInt8(tag, 0);
     rec.writeUInt32LE(body.length, 1);
@@ -114,11 +138,13 @@ export function encodeIds(ids: readonly Id[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Inverse of {@link encodeIds}; throws a plain Error on malformed input (callers wrap it). */
+/** Inverse of {@link encodeIds} (reads v1 and v2 tables); throws a plain Error on malformed input (callers wrap it). */
 export function decodeIds(bytes: Uint8Array): Id[] {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 4) throw new Error('id table is truncated');
   const n = buf.readUInt32LE(0);
+  // Each record takes at least 5 bytes: a count beyond that is malformed (and must not size an array).
+  if (n > (buf.length - 4) / 5) throw new Error('id table is truncated');
   const out: Id[] = new Array(n);
   let off = 4;
   for (let i = 0; i < n; i++) {
@@ -127,6 +153,14 @@ export function decodeIds(bytes: Uint8Array): Id[] {
     const len = buf.readUInt32LE(off + 1);
     off += 5;
     if (off + len > buf.length) throw new Error('id table is truncated');
+    if (tag === TAG_STRING_UTF16) {
+      if (len % 2 !== 0) throw new Error('id table has a malformed UTF-16 string');
+      let s = '';
+      for (let k = off; k < off + len; k += 2) s += String.fromCharCode(buf.readUInt16LE(k));
+      out[i] = s;
+      off += len;
+      continue;
+    }
     const s = buf.toString('utf8', off, off + len);
     off += len;
     if (tag === TAG_STRING) out[i] = s;

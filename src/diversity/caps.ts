@@ -107,6 +107,52 @@ export interface CapsSelection {
   exhausted: boolean;
 }
 
+/**
+ * Checks the candidate indices of a selection as they are consumed: each must be an integer in `[0, bound)`
+ * (`bound` = the length of the key arrays; `Infinity` when there are none) and not repeated. The error names
+ * the position in `order` and the value. Internal (shared with window.ts).
+ */
+export class IndexChecker {
+  private readonly seenSmall: Uint8Array | null;
+  private readonly seenSet: Set<number> | null;
+  private position = 0;
+  constructor(private readonly bound: number) {
+    this.seenSmall = Number.isFinite(bound) ? new Uint8Array(bound) : null;
+    this.seenSet = this.seenSmall ? null : new Set<number>();
+  }
+  /** Check the next index; returns it. @throws {InvalidParameterError} naming `order[position]` */
+  next(i: unknown): number {
+    const p = this.position++;
+    if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= this.bound) {
+      const rule = Number.isFinite(this.bound) ? `an integer index in [0, ${this.bound})` : 'an integer index >= 0';
+      throw new InvalidParameterError(`order[${p}]`, rule, i);
+    }
+    if (this.seenSmall ? this.seenSmall[i] === 1 : this.seenSet!.has(i)) {
+      throw new InvalidParameterError(`order[${p}]`, 'an index not given before (each candidate once)', i);
+    }
+    if (this.seenSmall) this.seenSmall[i] = 1;
+    else this.seenSet!.add(i);
+    return i;
+  }
+}
+
+/** Throws unless `order` is iterable. Internal. */
+export function checkOrder(order: unknown): asserts order is Iterable<unknown> {
+  if (order === null || order === undefined || typeof (order as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function') {
+    throw new InvalidParameterError('order', 'an iterable of candidate indices', order);
+  }
+}
+
+/** Throws unless `keys` is absent (`undefined`/`null`) or array-like. Returns its length (`Infinity` when absent). Internal. */
+export function keyArrayLength(parameter: string, keys: unknown, optional: boolean): number {
+  if (optional && (keys === undefined || keys === null)) return Infinity;
+  const len = (keys as { length?: unknown } | null | undefined)?.length;
+  if (typeof keys !== 'object' || keys === null || typeof len !== 'number' || !Number.isInteger(len) || len < 0) {
+    throw new InvalidParameterError(parameter, optional ? 'an array of keys, or undefined' : 'an array of keys', keys);
+  }
+  return len;
+}
+
 /** Validate and fill in defaults. @throws {InvalidParameterError} naming the bad option */
 export function resolveCapsOptions(options: CapsOptions = {}): ResolvedCapsOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidParameterError('options', 'an object', options);
@@ -125,7 +171,8 @@ export function resolveCapsOptions(options: CapsOptions = {}): ResolvedCapsOptio
  * so a {@link RankHeap} from `pinrec/ranking` avoids sorting everything), `categories[i]` and `creators[i]`
  * are candidate `i`'s keys. O(considered) time with two hash counters.
  *
- * @throws {InvalidParameterError} for bad options or an index outside `categories`/`creators`
+ * @throws {InvalidParameterError} for bad options, or (naming `order[position]` and the value) an index that is
+ *   not an integer in `[0, length of categories/creators)` or is repeated
  * @example
  * const sel = selectWithCaps([0, 1, 2, 3], ['a', 'a', 'a', 'b'], ['x', 'y', 'z', 'w'],
  *                            { freePrefix: 2, categoryCap: 0.5, creatorCap: 1 });
@@ -138,22 +185,23 @@ export function selectWithCaps(
   options: CapsOptions = {},
 ): CapsSelection {
   const o = resolveCapsOptions(options);
+  checkOrder(order);
+  const indexes = new IndexChecker(Math.min(keyArrayLength('categories', categories, true), keyArrayLength('creators', creators, true)));
   const catCount = new Map<Key, number>();
   const creCount = new Map<Key, number>();
   const selected: number[] = [];
   const skipped: CapSkip[] = [];
   let considered = 0;
   let exhausted = true;
-  for (const i of order) {
+  for (const given of order) {
     if (selected.length >= o.limit) {
       exhausted = false;
       break;
     }
+    const i = indexes.next(given);
     considered++;
     const cat = categories ? categories[i] : undefined;
     const cre = creators ? creators[i] : undefined;
-    if (categories && i >= categories.length) throw new InvalidParameterError('order', `indices < ${categories.length}`, i);
-    if (creators && i >= creators.length) throw new InvalidParameterError('order', `indices < ${creators.length}`, i);
     const placed = selected.length;
     const cc = cat === undefined || cat === null ? 0 : (catCount.get(cat) ?? 0);
     const rc = cre === undefined || cre === null ? 0 : (creCount.get(cre) ?? 0);

@@ -6,7 +6,7 @@
  */
 import { InvalidParameterError } from '../core/errors.js';
 import { checkInt, checkOneOf } from '../core/validate.js';
-import type { Key, OnExhausted } from './caps.js';
+import { checkOrder, IndexChecker, keyArrayLength, type Key, type OnExhausted } from './caps.js';
 
 /**
  * Options of {@link selectWithWindow} and {@link applySlidingWindow}.
@@ -45,7 +45,8 @@ export interface WindowSelection {
  * @param order input indices best-first
  * @param keyLists one or more key arrays (e.g. `[categories, creators]`); the constraint applies to each
  *   separately; a `null`/`undefined` key is never constrained
- * @throws {InvalidParameterError} for bad options
+ * @throws {InvalidParameterError} for bad options or key lists, or (naming `order[position]` and the value) an
+ *   index that is not an integer in `[0, shortest key list length)` or is repeated
  * @example
  * selectWithWindow([0, 1, 2, 3], [['a', 'a', 'b', 'b']], { window: 2, maxPerWindow: 1 }).selected; // [0, 2, 1, 3]
  */
@@ -54,17 +55,22 @@ export function selectWithWindow(
   keyLists: readonly ArrayLike<Key | null | undefined>[],
   options: WindowOptions = {},
 ): WindowSelection {
+  if (options === null || typeof options !== 'object') throw new InvalidParameterError('options', 'an object', options);
   const w = checkInt('window', options.window ?? 5, 1);
   const maxPer = checkInt('maxPerWindow', options.maxPerWindow ?? 1, 1);
   const limit = checkInt('limit', options.limit ?? 100, 1);
   const onEx = checkOneOf('onExhausted', options.onExhausted ?? 'stop', ['stop', 'relax'] as const);
   if (!Array.isArray(keyLists)) throw new InvalidParameterError('keyLists', 'an array of key arrays', keyLists);
+  checkOrder(order);
+  let bound = Infinity;
+  for (let k = 0; k < keyLists.length; k++) bound = Math.min(bound, keyArrayLength(`keyLists[${k}]`, keyLists[k], false));
+  const indexes = new IndexChecker(bound);
   const counts = keyLists.map(() => new Map<Key, number>());
   const selected: number[] = [];
   const pending: number[] = [];
   const deferredSet = new Set<number>();
   let relaxed = 0;
-  const it = order[Symbol.iterator]();
+  const it = (order as Iterable<unknown>)[Symbol.iterator]();
   let streamDone = false;
 
   const fits = (i: number): boolean => {
@@ -104,8 +110,9 @@ export function selectWithWindow(
     while (chosen < 0 && !streamDone) {
       const r = it.next();
       if (r.done) { streamDone = true; break; }
-      if (fits(r.value)) chosen = r.value;
-      else { pending.push(r.value); deferredSet.add(r.value); }
+      const i = indexes.next(r.value);
+      if (fits(i)) chosen = i;
+      else { pending.push(i); deferredSet.add(i); }
     }
     if (chosen < 0) {
       if (onEx === 'relax' && pending.length > 0) {
@@ -131,8 +138,11 @@ export function applySlidingWindow<T extends { category?: Key | null; creator?: 
   by: readonly ('category' | 'creator')[] = ['category'],
 ): { items: T[]; relaxed: number; deferred: T[] } {
   if (!Array.isArray(ranked)) throw new InvalidParameterError('ranked', 'an array', ranked);
+  if (options === null || typeof options !== 'object') throw new InvalidParameterError('options', 'an object', options);
+  if (!Array.isArray(by)) throw new InvalidParameterError('by', "an array of 'category' / 'creator'", by);
   for (const b of by) checkOneOf('by', b, ['category', 'creator'] as const);
-  const keyLists = by.map((b) => ranked.map((r) => r[b]));
+  // Like applyCaps: an item without the key (even a null item) is never held back.
+  const keyLists = by.map((b) => ranked.map((r) => r?.[b]));
   const sel = selectWithWindow(ranked.keys(), keyLists, options);
   return { items: sel.selected.map((i) => ranked[i]), relaxed: sel.relaxed, deferred: sel.deferred.map((i) => ranked[i]) };
 }

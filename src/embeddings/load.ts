@@ -12,7 +12,7 @@ import { Embedder } from './embedder.js';
 import { LocalEngine, PoolEngine, type Engine } from './engine.js';
 import { ModelLoadError } from './errors.js';
 import { checkFingerprint, FeatureExtractor, fingerprintInput, type ExtractorSpec, type ModelStructure } from './extractor.js';
-import { DEFAULT_MODEL, defaultCacheDir, FALLBACK_MODEL, registeredModel, type RegisteredModel } from './models.js';
+import { cacheKey, DEFAULT_MODEL, defaultCacheDir, FALLBACK_MODEL, readCache, registeredModel, type RegisteredModel } from './models.js';
 import type { EmbedderInfo, LoadEmbedderOptions } from './options.js';
 import { resolvePreprocessing, type Preprocessing } from './preprocess.js';
 import { WorkerPool } from './pool.js';
@@ -154,21 +154,52 @@ export async function loadEmbedder(options: LoadEmbedderOptions = {}): Promise<E
   return new Embedder({ engine, pre: built.pre, limits, batchSize, decodeConcurrency, powerNorm, rawDim: built.ex.structure.dim, projection: o.projection, info, saveMeta });
 }
 
+/** Options of {@link loadSavedEmbedder}: those of {@link loadEmbedder} (the file's own settings win), plus `allowStoredUrl`. */
+export interface LoadSavedEmbedderOptions extends LoadEmbedderOptions {
+  /**
+   * A file saved from a `modelUrl` stores that URL. A file is data, so by default the loader never downloads it:
+   * the stored URL is only looked up in the model cache (`cacheDir`), and a cache miss is a {@link ModelLoadError}.
+   * `true` lets the loader download the stored URL (subject to `download` / `PINREC_OFFLINE`). A `modelDir` or
+   * `modelUrl` given here replaces the stored URL altogether.
+   * @default false
+   */
+  allowStoredUrl?: boolean;
+}
+
 /**
  * Load an embedder saved with {@link Embedder.save}: same model (by name or URL; `overrides` can point at a
- * folder with `modelDir`, or set `workers`, `batchSize`, limits), same options, same projection. The fallback is
- * never substituted silently: if the saved model cannot be loaded this throws.
+ * folder with `modelDir` or at a URL with `modelUrl`, or set `workers`, `batchSize`, limits), same options, same
+ * projection. The fallback is never substituted silently: if the saved model cannot be loaded this throws.
  *
- * @throws {FileFormatError} for a bad file; {@link ModelLoadError} when the model cannot be loaded or differs
+ * Nothing in the file makes the loader fetch from a place the caller did not choose: a `modelUrl` stored in the
+ * file is downloaded only with `allowStoredUrl: true` (otherwise only a cached copy is used), and a caller's
+ * `modelDir` / `modelUrl` replaces it. (A registered model name is resolved as {@link loadEmbedder} does:
+ * `PINREC_MODEL_DIR`, the cache, then the hub the caller configured, if `download` allows.)
+ *
+ * @throws {FileFormatError} for a bad file; {@link ModelLoadError} when the model cannot be loaded or differs, or
+ *   when the stored URL is not cached and `allowStoredUrl` is not set; {@link InvalidParameterError} for bad options
  * @example
  * const again = await loadSavedEmbedder('embedder.pinrec', { modelDir: '../shared/models', workers: 2 });
+ * const fromUrl = await loadSavedEmbedder('embedder.pinrec', { allowStoredUrl: true }); // trust the file's URL
  */
-export async function loadSavedEmbedder(file: string, overrides: LoadEmbedderOptions = {}): Promise<Embedder> {
+export async function loadSavedEmbedder(file: string, overrides: LoadSavedEmbedderOptions = {}): Promise<Embedder> {
+  if (overrides === null || typeof overrides !== 'object') throw new InvalidParameterError('overrides', 'an object', overrides);
+  const { allowStoredUrl: allowGiven, ...rest } = overrides;
+  const allowStoredUrl = checkBool('allowStoredUrl', allowGiven ?? false);
   const { meta: m, projection } = await readSavedEmbedder(file);
+  const callerChoosesPlace = rest.modelDir !== undefined || rest.modelUrl !== undefined;
+  const storedUrl = !callerChoosesPlace && m.modelUrl ? m.modelUrl : undefined;
+  if (storedUrl !== undefined && !allowStoredUrl) {
+    const cacheDir = rest.cacheDir !== undefined && typeof rest.cacheDir === 'string' ? path.resolve(rest.cacheDir) : defaultCacheDir();
+    if (!(await readCache(cacheDir, cacheKey(storedUrl, true)))) {
+      throw new ModelLoadError(storedUrl, `${file} was saved from this URL, which is not in the cache (${cacheDir}); a saved file never makes pinrec ` +
+        'download: pass { allowStoredUrl: true } to download it, or modelDir / modelUrl to load the model from a place you choose');
+    }
+  }
   const e = await loadEmbedder({
-    ...overrides,
+    ...rest,
     model: m.model,
-    ...(m.modelUrl ? { modelUrl: m.modelUrl } : {}),
+    ...(storedUrl !== undefined ? { modelUrl: storedUrl, ...(allowStoredUrl ? {} : { download: false }) } : {}),
     featureLayer: m.featureLayer,
     pooling: m.pooling,
     gemP: m.gemP,

@@ -1,7 +1,9 @@
 /**
  * The embedder file format written by {@link Embedder.save} and read by {@link loadSavedEmbedder}: a checksummed
  * pinrec container (`kind: 'pinrec.embedder'`, version 1) holding the settings needed to load the same model the
- * same way, the raw feature dimension, and the projection's sections. Model weights are not stored. Internal.
+ * same way, the raw feature dimension, and the projection's sections. Model weights are not stored. A stored
+ * `modelUrl` is data: {@link loadSavedEmbedder} downloads it only when its caller passes `allowStoredUrl: true`.
+ * Internal.
  */
 import { FileFormatError } from '../core/errors.js';
 import { readContainer, writeContainer } from '../core/container.js';
@@ -47,6 +49,10 @@ export async function readSavedEmbedder(file: string): Promise<{ meta: SavedMeta
   if (c.version !== SAVE_VERSION) throw new FileFormatError(file, `unsupported embedder file version ${c.version}`);
   const m = c.meta;
   if (!m || typeof m.model !== 'string' || typeof m.rawDim !== 'number') throw new FileFormatError(file, 'embedder metadata is malformed');
+  // The stored URL is only ever used as the caller allows (see loadSavedEmbedder), but it must at least be one.
+  if (m.modelUrl !== null && m.modelUrl !== undefined && (typeof m.modelUrl !== 'string' || !/^https?:\/\//i.test(m.modelUrl))) {
+    throw new FileFormatError(file, 'embedder metadata is malformed (modelUrl is not an http(s) URL)');
+  }
   const projection = m.pca ? PcaProjection.fromSections(m.pca, c.sections, file) : undefined;
   return { meta: m, ...(projection ? { projection } : {}) };
 }
