@@ -18,6 +18,7 @@ import { SearchPool } from './pool.js';
 import { checkGraphBytes, withCapacityOfCount } from './graphfile.js';
 import type { BatchSearchOptions, SearchOptions, SearchResult, VectorIndex } from './types.js';
 import { resolveOptions } from '../core/options.js';
+import { inverseNorm, normalizeRows } from '../core/vectors.js';
 import { checkItems, checkK, checkQuery, checkQueryBatch, dot, normalized, sqL2, toSearchResult } from './vectors.js';
 import { resolveMaxMemoryBytes } from './exact.js';
 
@@ -173,6 +174,19 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
     this.scratch = new Array<number>(this.dim).fill(0);
   }
 
+  /**
+   * Copy row `off` of `src` into the native scratch array; under cosine, normalised in float64 first, so any
+   * magnitude float32 holds (1e-38 … 3e38) gives hnswlib a unit vector rather than a zero or unscaled one.
+   */
+  private fillScratch(src: ArrayLike<number>, off: number): void {
+    const arr = this.scratch, dim = this.dim;
+    if (this.metric !== 'cosine') { for (let j = 0; j < dim; j++) arr[j] = src[off + j]; return; }
+    let ss = 0;
+    for (let j = 0; j < dim; j++) ss += src[off + j] * src[off + j];
+    const inv = inverseNorm(ss);
+    for (let j = 0; j < dim; j++) arr[j] = Math.fround(src[off + j] * inv);
+  }
+
   /** Number of live (not deleted) items. */
   get size(): number {
     return this.live;
@@ -227,7 +241,7 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
       const before = this.ids.size;
       const label = this.ids.add(list[r]);
       const off = r * dim;
-      for (let j = 0; j < dim; j++) arr[j] = data[off + j];
+      this.fillScratch(data, off);
       this.native.addPoint(arr, label);
       if (label >= before) this.live++;
       else if (this.deleted[label] === 1) { this.deleted[label] = 0; this.live++; }
@@ -304,7 +318,7 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
       return this.exactOver(q, want, f.allowLabels, null);
     }
     const arr = this.scratch;
-    for (let j = 0; j < this.dim; j++) arr[j] = q[j];
+    this.fillScratch(q, 0);
     const total = this.ids.size;
     let e = ef;
     for (;;) {
@@ -313,8 +327,8 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
       if (f?.error) throw f.error.value;
       if (r.neighbors.length >= want) return this.toResult(r.neighbors, r.distances);
       if (e >= total) {
-        // The search was exhaustive over the reachable graph. A predicate may simply match fewer items.
-        if (f && f.allowedCount < 0) return this.toResult(r.neighbors, r.distances);
+        // The search was exhaustive over the reachable graph, and still short: a predicate may match fewer
+        // items, or part of the graph is unreachable (many duplicate vectors, small M). Scan exactly.
         break;
       }
       e = Math.min(e * 4, total);
@@ -373,8 +387,11 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
       for (let r = 0; r < rows; r++) out[r] = this.searchChecked(data.subarray(r * dim, (r + 1) * dim), k, ef, f);
       return out;
     }
+    // Under cosine the queries are normalised here in float64, as single searches are (hnswlib's own float32
+    // normalisation loses vectors with components near 1e20 or 1e-20).
+    const queries = this.metric === 'cosine' ? normalizeRows(data, dim) : data;
     const entry = this.ensurePool(threads);
-    const raw = await entry.promise.then((p) => p.run(data, rows, k, ef)).finally(() => this.releasePool(entry));
+    const raw = await entry.promise.then((p) => p.run(queries, rows, k, ef)).finally(() => this.releasePool(entry));
     const out: SearchResult<I>[] = new Array(rows);
     for (let r = 0; r < rows; r++) {
       const n = raw.counts[r];

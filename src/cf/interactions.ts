@@ -234,7 +234,7 @@ function checkTypeWeights(tw: Readonly<Record<string, number>>, parameter = 'typ
     if (Object.hasOwn(Object.prototype, k)) {
       throw new InvalidParameterError(`${parameter}.${k}`, 'an interaction type name that is not an Object.prototype member (toString, __proto__, constructor...)', k);
     }
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > FLOAT32_MAX) {
       throw new InvalidParameterError(`${parameter}.${k}`, 'a finite number >= 0', v);
     }
     m.set(k, v);

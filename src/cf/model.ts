@@ -511,7 +511,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       let w = 1;
       if (weights) {
         w = weights[p];
-        if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) throw new InvalidParameterError(`user.weights[${p}]`, 'a finite number >= 0', w);
+        if (typeof w !== 'number' || !Number.isFinite(w) || w < 0 || w > 3.4028234663852886e38) throw new InvalidParameterError(`user.weights[${p}]`, 'a finite number >= 0 that float32 holds (<= 3.4e38)', w);
       } else if (types) {
         const tw = typeof types[p] === 'string' ? this.typeWeightMap.get(types[p]) : undefined;
         if (tw === undefined) throw new InvalidParameterError(`user.types[${p}]`, `a known interaction type (${[...this.typeWeightMap.keys()].join(', ')})`, types[p]);
@@ -524,6 +524,9 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     }
     const idx = Int32Array.from(acc.keys()).sort();
     const val = Float32Array.from(idx, (j) => acc.get(j)!);
+    for (let p = 0; p < val.length; p++) {
+      if (!Number.isFinite(val[p])) throw new InvalidParameterError('user.weights', "weights whose sum per pin, on the model's scale, float32 holds", `a sum of ${acc.get(idx[p])} for ${describePin(st, idx[p])}`);
+    }
     return { idx, val };
   }
 
@@ -611,4 +614,8 @@ function iterableOf<T>(name: string, v: Iterable<T>): Iterable<T> {
     throw new InvalidParameterError(name, 'an iterable of pin ids (array or Set)', v);
   }
   return v;
+}
+
+function describePin(st: FittedState, j: number): string {
+  return `pin ${String(st.items.id(j))}`;
 }

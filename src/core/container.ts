@@ -124,6 +124,10 @@ export function decodeContainer<M = unknown>(buf: Buffer, source: string, expect
   let off = 16 + hlen + pad8(16 + hlen);
   const sections = new Map<string, SectionArray>();
   for (const s of header.sections) {
+    if (s === null || typeof s !== 'object' || typeof s.name !== 'string' || typeof s.dtype !== 'string' || !Object.hasOwn(CTORS, s.dtype)
+      || !Number.isSafeInteger(s.byteLength) || s.byteLength < 0) {
+      throw new FileFormatError(source, 'a section entry of the header is malformed');
+    }
     const ctor = CTORS[s.dtype];
     if (!ctor || typeof s.byteLength !== 'number' || s.byteLength % ctor.BYTES_PER_ELEMENT !== 0) {
       throw new FileFormatError(source, `section '${s.name}' is malformed`);

@@ -77,7 +77,7 @@ export function weightTable(name: string, table: unknown): Map<string, number> {
   const m = new Map<string, number>();
   for (const [k, v] of Object.entries(table)) {
     if (Object.hasOwn(Object.prototype, k)) throw new InvalidParameterError(`${name}.${k}`, 'a name that is not an Object.prototype member', k);
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidParameterError(`${name}.${k}`, 'a finite number >= 0', v);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 3.4028234663852886e38) throw new InvalidParameterError(`${name}.${k}`, 'a finite number >= 0 that float32 holds', v);
     m.set(k, v);
   }
   if (m.size === 0) throw new InvalidParameterError(name, 'a non-empty object', table);

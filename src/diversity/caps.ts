@@ -285,12 +285,13 @@ function* indices(n: number): Generator<number> {
  */
 export function checkCaps(list: readonly Groupable[], options: CapsOptions = {}): CapViolation | null {
   const o = resolveCapsOptions(options);
+  if (!Array.isArray(list)) throw new InvalidParameterError('list', 'an array of items', list);
   if (list.length > o.limit) throw new InvalidParameterError('list.length', `<= limit (${o.limit})`, list.length);
   const catCount = new Map<Key, number>();
   const creCount = new Map<Key, number>();
   for (let p = 0; p < list.length; p++) {
-    const cat = list[p].category;
-    const cre = list[p].creator;
+    const cat = list[p]?.category;
+    const cre = list[p]?.creator;
     const cc = cat === undefined || cat === null ? 0 : (catCount.get(cat) ?? 0);
     const rc = cre === undefined || cre === null ? 0 : (creCount.get(cre) ?? 0);
     const over = overCaps(o, p, cc, rc);

@@ -108,6 +108,7 @@ function batchFromObjects<I extends Id>(list: readonly Candidate<I>[]): Candidat
     if (cre != null) (creator ??= new Array(n).fill(null))[i] = cre;
     if (c.features) {
       for (const [k, v] of Object.entries(c.features)) {
+        if (typeof v !== 'number') throw new InvalidParameterError(`candidates[${i}].features.${k}`, 'a number', v);
         features ??= nullProto();
         const col = (features[k] ??= new Float64Array(n).fill(Number.NaN));
         col[i] = v;
@@ -183,6 +184,10 @@ export function validateCandidates(list: readonly Candidate[]): void {
     const id = c.id;
     if (typeof id !== 'string' && typeof id !== 'bigint') checkIdType(`candidates[${i}].id`, id);
     checkField(c.similarity, i, 'similarity', -Infinity, Infinity);
+    if (c.features !== undefined && c.features !== null) {
+      if (typeof c.features !== 'object') throw new InvalidParameterError(`candidates[${i}].features`, 'an object of name → number', c.features);
+      for (const [k, v] of Object.entries(c.features)) if (typeof v !== 'number') throw new InvalidParameterError(`candidates[${i}].features.${k}`, 'a number', v);
+    }
     checkField(c.distance, i, 'distance', -Infinity, Infinity);
     checkField(c.quality, i, 'quality', 0, 1);
     checkField(c.engagementRate, i, 'engagementRate', 0, 1);

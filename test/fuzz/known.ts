@@ -7,11 +7,11 @@ export const KNOWN_BUGS = {
   /** IdMap.encode writes strings as UTF-8, so lone surrogates come back as U+FFFD (or collide). */
   idMapLoneSurrogates: false, // fixed in src/core/ids.ts (tag 4, UTF-16LE)
   /** HnswIndex (cosine) leaves normalisation to hnswlib's float32 code: |x| ~1e20+ stores a zero vector, tiny ones are not normalised. */
-  hnswCosineExtremeMagnitudes: true,
+  hnswCosineExtremeMagnitudes: false,
   /** A bigint value in Candidate.features throws a TypeError in toBatch. */
-  bigintFeature: true,
+  bigintFeature: false,
   /** checkCaps([null]) throws a TypeError. */
-  checkCapsNullItem: true,
+  checkCapsNullItem: false,
   /** decodeContainer trusts the (checksummed) header: a null section or a negative byteLength gives a TypeError/RangeError. */
-  containerMalformedHeader: true,
+  containerMalformedHeader: false,
 };
