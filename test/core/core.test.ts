@@ -74,7 +74,7 @@ describe('container', () => {
     await writeContainer(f, 'k', 1, { v: 2 }, {});
     expect((await readContainer<{ v: number }>(f)).meta.v).toBe(2);
     const { readdirSync } = await import('node:fs');
-    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp') || n.endsWith('.pinrec-tmp'))).toEqual([]);
     writeFileSync(f, readFileSync(f).subarray(0, 20));
     await expect(readContainer(f)).rejects.toThrow(FileFormatError);
   });
