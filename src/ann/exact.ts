@@ -13,7 +13,7 @@ import { readContainer, requireSection, writeContainer } from '../core/container
 import { resolveFilter, type LabelFilter } from './filter.js';
 import { TopK } from './heap.js';
 import type { BatchSearchOptions, SearchOptions, SearchResult, VectorIndex } from './types.js';
-import { checkItems, checkK, checkQuery, checkQueryBatch, dot, normalized, sqL2, toSearchResult } from './vectors.js';
+import { checkRows, checkItems, checkK, checkQuery, checkQueryBatch, dot, normalized, sqL2, toSearchResult } from './vectors.js';
 
 const KIND = 'pinrec.ann.exact';
 const VERSION = 1;
@@ -299,6 +299,12 @@ export class ExactIndex<I extends Id = Id> implements VectorIndex<I> {
     const vectors = requireSection(c, 'vectors', Float32Array, file);
     if (ids.size !== m.labels || deleted.length !== m.labels || vectors.length !== m.labels * m.dim) {
       throw new FileFormatError(file, 'sections disagree with the header');
+    }
+    for (let l = 0; l < m.labels; l++) if (deleted[l] > 1) throw new FileFormatError(file, `deleted flag ${deleted[l]} at label ${l}`);
+    try {
+      for (let l = 0; l < m.labels; l++) if (deleted[l] === 0) checkRows(`vectors[label ${l}]`, vectors.subarray(l * m.dim, (l + 1) * m.dim), 1, m.dim, m.metric);
+    } catch (e) {
+      throw new FileFormatError(file, `stored vectors are not valid (${(e as Error).message})`);
     }
     const index = new ExactIndex<I>({ metric: m.metric, dim: m.dim, capacity: Math.max(1, m.labels) });
     for (let l = 0; l < m.labels; l++) index.ids.add(ids.id(l));

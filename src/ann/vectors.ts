@@ -26,6 +26,9 @@ export function toFloat32(name: string, v: unknown): Float32Array {
  * Names the offending row and component in the error.
  */
 export function checkRows(name: string, data: Float32Array, rows: number, dim: number, metric: Metric): void {
+  // Under l2 and ip, distances are float32 sums of dim products: components up to `bound` keep every
+  // squared distance and dot product finite. Cosine vectors are normalised first, so any finite one works.
+  const bound = metric === 'cosine' ? Infinity : maxComponent(dim);
   for (let r = 0; r < rows; r++) {
     const off = r * dim;
     let sq = 0;
@@ -35,6 +38,10 @@ export function checkRows(name: string, data: Float32Array, rows: number, dim: n
         const where = rows === 1 ? `${name}[${j}]` : `${name}[row ${r}][${j}]`;
         throw new InvalidParameterError(where, 'a finite number', x);
       }
+      if (x > bound || x < -bound) {
+        const where = rows === 1 ? `${name}[${j}]` : `${name}[row ${r}][${j}]`;
+        throw new InvalidParameterError(where, `at most ${bound.toPrecision(3)} in magnitude under ${metric} at dim ${dim} (larger distances overflow float32)`, x);
+      }
       sq += x * x;
     }
     if (metric === 'cosine' && !(sq > 0)) {
@@ -42,6 +49,11 @@ export function checkRows(name: string, data: Float32Array, rows: number, dim: n
       throw new InvalidParameterError(where, 'a non-zero vector under the cosine metric', rows === 1 ? data : `row ${r} of ${describeLen(data)}`);
     }
   }
+}
+
+/** Largest component magnitude for which l2/ip distances in `dim` dimensions stay finite in float32. */
+export function maxComponent(dim: number): number {
+  return Math.sqrt(3.4028234663852886e38 / (4 * dim));
 }
 
 function describeLen(a: Float32Array): string {
