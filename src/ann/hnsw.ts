@@ -317,6 +317,9 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
     if (f?.allowLabels && f.allowLabels.length <= 2 * ef && f.allowLabels.length * this.dim <= 4 * this.ids.size) {
       return this.exactOver(q, want, f.allowLabels, null);
     }
+    // A candidate list as large as the index visits every node anyway: scan exactly (the graph of a small
+    // index built with a small M may not reach every node, and then its top-1 would not be the true one).
+    if (ef >= this.ids.size) return this.exactOver(q, want, null, f);
     const arr = this.scratch;
     this.fillScratch(q, 0);
     const total = this.ids.size;

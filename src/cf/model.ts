@@ -329,7 +329,8 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       const o = j * k;
       for (let f = 0; f < k; f++) dot += q[f] * st.v[o + f];
       const den = qn * st.itemNorm[j];
-      scores[j] = den > 0 ? dot / den : 0;
+      // rounding (float32 norms of tiny factors) can push |dot / den| past 1: a cosine is clamped to [-1, 1]
+      scores[j] = den > 0 ? Math.max(-1, Math.min(1, dot / den)) : 0;
     }
     scores[j0] = -Infinity;
     if (options.filterItems !== undefined) for (const j of this.denseIds('filterItems', options.filterItems)) scores[j] = -Infinity;
