@@ -36,7 +36,7 @@ function runEntry(name: string): Promise<Counts> {
   return new Promise((resolve) => {
     const launch = (from: number) => {
       if (from >= RUNS) { c.ms = performance.now() - t0; resolve(c); return; }
-      const child = fork(worker, [name, String(SEED), String(from), String(RUNS)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      const child = fork(worker, [name, String(SEED), String(from), String(RUNS)], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
       let stderr = '';
       child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
       let current = -1, finished = false, killedForHang = false;
