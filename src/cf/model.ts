@@ -85,6 +85,8 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
   private readonly typeWeightMap: Map<string, number>;
   /** Reused float64 buffer for the sparse co-occurrence term of the candidate-restricted path. */
   private sparseScratch?: Float64Array;
+  /** Reused pin marks of the co-occurring-pins pass (all zero between calls). */
+  private markScratch?: Uint8Array;
 
   constructor(options: SvdRecommenderOptions = {}) {
     const o = options ?? {};
@@ -562,7 +564,9 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
    */
   /** `extra` plus every pin the user's pins co-occur with (the pins the `'ease'` sparse term reaches). */
   private withCooccurring(row: Row | undefined, extra: Int32Array): Int32Array {
-    return withCooccurring(this.fitted_(), row, extra);
+    const st = this.fitted_();
+    if (!this.markScratch || this.markScratch.length !== st.items.size) this.markScratch = new Uint8Array(st.items.size);
+    return withCooccurring(st, row, extra, this.markScratch);
   }
 
   /** Top-n among `cand` only, with the same scores as full ranking (see {@link scoreCandidates}). */

@@ -127,16 +127,18 @@ function streamRow(q: Float64Array, wt: Float32Array, k: number, nItems: number,
 }
 
 /** `extra` plus every pin the user's pins co-occur with (the pins the `'ease'` sparse term reaches). */
-export function withCooccurring(st: FittedState, row: Row | undefined, extra: Int32Array): Int32Array {
+export function withCooccurring(st: FittedState, row: Row | undefined, extra: Int32Array, scratch?: Uint8Array): Int32Array {
   if (!row || row.idx.length === 0 || !st.g) return extra;
   const g = st.g;
-  const mark = new Uint8Array(st.items.size);
+  // `scratch` (nItems, all zero) is reused across calls and zeroed again before returning
+  const mark = scratch && scratch.length === st.items.size ? scratch : new Uint8Array(st.items.size);
   const out: number[] = [];
   for (const j of extra) if (!mark[j]) { mark[j] = 1; out.push(j); }
   for (let p = 0; p < row.idx.length; p++) {
     const i = row.idx[p];
     for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) { const j = g.indices[e]; if (!mark[j]) { mark[j] = 1; out.push(j); } }
   }
+  for (const j of out) mark[j] = 0;
   return Int32Array.from(out);
 }
 

@@ -9,16 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { Float32, Float64, Int32, Int64, Table, Utf8, tableFromArrays, tableToIPC, vectorFromArray } from 'apache-arrow';
 import { InvalidParameterError } from '../../src/core/errors.js';
 import { interactionsFromArrow, readArrowFile } from '../../src/cf/io.js';
+import { thrown } from '../helpers/thrown.js';
 
-/** The thrown error, for checking class and message together. */
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 function expectNullError(f: () => unknown, column: string, row: number): void {
   const e = thrown(f);

@@ -9,18 +9,11 @@ import {
 } from 'apache-arrow';
 import { InvalidParameterError } from '../../src/core/errors.js';
 import { ArrowPinMetadata } from '../../src/ranking/metadata.js';
+import { thrown } from '../helpers/thrown.js';
 
 const DIM = 2;
 const embType = new FixedSizeList(DIM, new Field('x', new Float32(), true));
 
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('ArrowPinMetadata and nulls', () => {
   it('a null id names the column and row', () => {
