@@ -136,6 +136,49 @@ export class InferenceError extends PinrecError {
   }
 }
 
+/** What went wrong with an image input. */
+export type ImageErrorKind = 'read' | 'fetch' | 'too-large' | 'decode' | 'input' | 'unsupported' | 'timeout';
+
+/**
+ * An image could not be read, fetched or decoded: corrupt or truncated (`'decode'`), over a byte or pixel limit
+ * (`'too-large'`), a format that is not allowed (`'unsupported'`), over its time budget (`'timeout'`), or the
+ * wrong type of input (`'input'`). The message names the source: the file path, the URL, or
+ * `Buffer(n bytes)` / `sharp instance` / `inputs[i]`.
+ *
+ * @example
+ * try { await embedder.embed('broken.jpg'); }
+ * catch (e) { if (e instanceof ImageDecodeError) report(e.source, e.kind); }
+ */
+export class ImageDecodeError extends PinrecError {
+  /** The input that failed (path, URL or a short description). */
+  readonly source: string;
+  /** Which check failed. */
+  readonly kind: ImageErrorKind;
+  constructor(source: string, kind: ImageErrorKind, reason: string, options?: { cause?: unknown }) {
+    super('IMAGE_DECODE', `${source}: ${reason}`, options);
+    this.source = source;
+    this.kind = kind;
+  }
+}
+
+/**
+ * A bounded queue is full and the caller asked not to wait (e.g. the ingest queue with `whenFull: 'reject'`).
+ * `queued` and `limit` say how full it was; retry later or with `whenFull: 'wait'`.
+ *
+ * @example
+ * try { await ingestor.ingest(bytes); }
+ * catch (e) { if (e instanceof BusyError) reply(503, { retryAfterMs: 1000 }); }
+ */
+export class BusyError extends PinrecError {
+  readonly queued: number;
+  readonly limit: number;
+  constructor(what: string, queued: number, limit: number) {
+    super('BUSY', `${what} is busy: ${queued} jobs waiting, the limit is ${limit}`);
+    this.queued = queued;
+    this.limit = limit;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Crossing worker boundaries
 
@@ -185,5 +228,5 @@ export function deserializeError(s: SerializedError): Error {
 
 registerErrorClasses(
   PinrecError, InvalidParameterError, UnknownIdError, NotFittedError, DimensionMismatchError, FileFormatError, NumericalError,
-  ClosedError, DisposedError, WorkerError, InferenceError,
+  ClosedError, DisposedError, WorkerError, InferenceError, ImageDecodeError, BusyError,
 );

@@ -4,12 +4,10 @@
  * converted to sRGB, alpha is flattened onto white, only the first frame of an animation is read, and pixel
  * and byte limits stop decompression bombs. Every failure is an {@link ImageDecodeError} naming the source.
  */
-import { promises as fsp } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { Metadata, OutputInfo, Sharp } from 'sharp';
 import { ImageDecodeError } from './errors.js';
-import { fetchBytes, FetchFailure } from './http.js';
+import { describeInput, readInputBytes, sniffImageFormat } from '../core/input.js';
 import { checkInt } from '../core/validate.js';
 import { InvalidParameterError } from '../core/errors.js';
 
@@ -55,73 +53,15 @@ export function resolveDecodeOptions(o: DecodeOptions = {}): DecodeLimits {
   };
 }
 
-/** A short name of an input for error messages and batch status. */
-export function describeInput(input: unknown): string {
-  if (typeof input === 'string') return input.length > 200 ? `${input.slice(0, 197)}...` : input;
-  if (input instanceof URL) return input.href;
-  if (Buffer.isBuffer(input) || input instanceof Uint8Array) return `Buffer(${input.byteLength} bytes)`;
-  if (isSharp(input)) return 'sharp instance';
-  return Object.prototype.toString.call(input);
-}
+export { describeInput };
 
 function isSharp(x: unknown): x is Sharp {
   return typeof x === 'object' && x !== null && typeof (x as Sharp).clone === 'function'
     && typeof (x as Sharp).metadata === 'function' && typeof (x as Sharp).toBuffer === 'function';
 }
 
-function isHttpUrl(s: string): boolean {
-  return /^https?:\/\//i.test(s);
-}
-
-/** Read an input's encoded bytes (file, URL, Buffer), enforcing the byte limit. */
-async function readBytes(input: Buffer | Uint8Array | string | URL, source: string, lim: DecodeLimits): Promise<Buffer> {
-  if (Buffer.isBuffer(input) || input instanceof Uint8Array) {
-    if (input.byteLength > lim.maxBytes) {
-      throw new ImageDecodeError(source, 'too-large', `input has ${input.byteLength} bytes, above decode.maxBytes = ${lim.maxBytes}`);
-    }
-    if (input.byteLength === 0) throw new ImageDecodeError(source, 'decode', 'input is empty (0 bytes)');
-    return Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  }
-  let href: string | undefined;
-  let file: string | undefined;
-  if (input instanceof URL) {
-    if (input.protocol === 'file:') file = fileURLToPath(input);
-    else if (input.protocol === 'http:' || input.protocol === 'https:') href = input.href;
-    else throw new ImageDecodeError(source, 'input', `unsupported URL protocol ${input.protocol} (use http:, https: or file:)`);
-  } else if (isHttpUrl(input)) {
-    href = input;
-  } else {
-    file = input;
-  }
-  if (href !== undefined) {
-    try {
-      const buf = await fetchBytes(href, { timeoutMs: lim.fetchTimeoutMs, maxBytes: lim.maxBytes });
-      if (buf.length === 0) throw new ImageDecodeError(source, 'fetch', 'response body is empty');
-      return buf;
-    } catch (e) {
-      if (e instanceof ImageDecodeError) throw e;
-      const f = e as FetchFailure;
-      throw new ImageDecodeError(source, f.kind === 'too-large' ? 'too-large' : 'fetch', `fetch failed: ${f.message}`, { cause: e });
-    }
-  }
-  const p = file as string;
-  let size: number;
-  try {
-    const st = await fsp.stat(p);
-    if (!st.isFile()) throw new ImageDecodeError(source, 'read', 'is not a regular file');
-    size = st.size;
-  } catch (e) {
-    if (e instanceof ImageDecodeError) throw e;
-    throw new ImageDecodeError(source, 'read', `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
-  }
-  if (size > lim.maxBytes) throw new ImageDecodeError(source, 'too-large', `file has ${size} bytes, above decode.maxBytes = ${lim.maxBytes}`);
-  if (size === 0) throw new ImageDecodeError(source, 'decode', 'file is empty (0 bytes)');
-  try {
-    return await fsp.readFile(p);
-  } catch (e) {
-    throw new ImageDecodeError(source, 'read', `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
-  }
-}
+/** Formats handed to the decoder; anything else (SVG, PDF, unrecognised bytes) is refused before it. */
+const DECODABLE = new Set(['jpeg', 'png', 'gif', 'webp', 'avif', 'heif', 'tiff']);
 
 function decodeFailure(source: string, e: unknown): ImageDecodeError {
   if (e instanceof ImageDecodeError) return e;
@@ -171,7 +111,12 @@ export async function decodeImage(input: ImageInput, size: number, fit: ResizeFi
     }
     pipeline = sharp(raw.data, { raw: { width, height, channels: channels as 1 | 2 | 3 | 4 }, limitInputPixels: limits.maxPixels });
   } else if (typeof input === 'string' || input instanceof URL || Buffer.isBuffer(input) || input instanceof Uint8Array) {
-    const bytes = await readBytes(input, source, limits);
+    const bytes = await readInputBytes(input, source, limits);
+    const format = sniffImageFormat(bytes);
+    if (!DECODABLE.has(format)) {
+      throw new ImageDecodeError(source, format === 'unknown' ? 'decode' : 'unsupported',
+        format === 'unknown' ? 'not a recognised image format' : `${format} input is not accepted (raster images only: JPEG, PNG, GIF, WebP, AVIF, HEIF, TIFF)`);
+    }
     try {
       pipeline = sharp(bytes, { limitInputPixels: limits.maxPixels, pages: 1, page: 0, failOn: 'warning', sequentialRead: true })
         .rotate();

@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { ModelLoadError } from './errors.js';
-import { fetchBytes, FetchFailure } from './http.js';
+import { fetchBytes, FetchFailure } from '../core/http.js';
 import type { NormalizationName } from './preprocess.js';
 
 /** Pooling applied when the feature layer is a feature map `[batch, h, w, c]`. */

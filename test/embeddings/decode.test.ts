@@ -165,7 +165,7 @@ describe('decodeImage', () => {
   it('gives typed errors for missing files, 404s, timeouts, empty and non-image input', async () => {
     await expectDecodeError(decodeImage('/nonexistent/x.jpg', 8, 'cover', lim), 'read', '/nonexistent/x.jpg');
     await expectDecodeError(decodeImage(`${server.url}/missing.jpg`, 8, 'cover', lim), 'fetch', '/missing.jpg');
-    const e = await expectDecodeError(decodeImage(`${server.url}/slow.jpg`, 8, 'cover', resolveDecodeOptions({ fetchTimeoutMs: 300 })), 'fetch', '/slow.jpg');
+    const e = await expectDecodeError(decodeImage(`${server.url}/slow.jpg`, 8, 'cover', resolveDecodeOptions({ fetchTimeoutMs: 300 })), 'timeout', '/slow.jpg');
     expect(e.message).toContain('timed out');
     await expectDecodeError(decodeImage(Buffer.alloc(0), 8, 'cover', lim), 'decode', 'Buffer(0');
     await expectDecodeError(decodeImage(Buffer.from('definitely not an image'), 8, 'cover', lim), 'decode', 'Buffer(');

@@ -12,7 +12,7 @@ import { loadEmbedder, loadSavedEmbedder, initBackend, ModelLoadError, type Embe
 import { guardNetwork, serve, tempDir, type TestServer } from './helpers.js';
 import { writeFakeModel, type FakeModel } from './fake-model.js';
 import { writeSavedEmbedder } from '../../src/embeddings/saved.js';
-import { fetchBytes, FetchFailure } from '../../src/embeddings/http.js';
+import { fetchBytes, FetchFailure } from '../../src/core/http.js';
 
 const redirect = (to: string) => (res: ServerResponse) => { res.writeHead(302, { location: to }); res.end(); };
 
