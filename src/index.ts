@@ -1,6 +1,7 @@
 /**
  * pinrec: Pinterest-style recommendation and visual search for Node.
- * Subpaths: `pinrec/cf`, `pinrec/ann`, `pinrec/embeddings`, `pinrec/ranking`, `pinrec/diversity`.
+ * Subpaths: `pinrec/cf`, `pinrec/ann`, `pinrec/embeddings`, `pinrec/images`, `pinrec/ingest`, `pinrec/ranking`,
+ * `pinrec/diversity`.
  *
  * Two names exist in two modules; at the root they resolve as follows: `DEFAULT_WEIGHTS` is the interaction-type
  * weights of `pinrec/cf` (the blend weights of `pinrec/ranking` are `DEFAULT_BLEND_WEIGHTS` here), and `topK` is
@@ -10,6 +11,8 @@ export * from './core/index.js';
 export * from './cf/index.js';
 export * from './ann/index.js';
 export * from './embeddings/index.js';
+export * from './images/index.js';
+export * from './ingest/index.js';
 export * from './ranking/index.js';
 export * from './diversity/index.js';
 export { topK } from './core/index.js';

@@ -206,6 +206,28 @@ export interface Embedder<In = unknown> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Pin metadata
+
+/** What ranking needs to know about a pin (written by ingest, read by the feed and visual search). Any field may be missing. */
+export interface PinMetadata<I extends Id = Id> {
+  id: I;
+  category?: GroupKey | null;
+  creator?: GroupKey | null;
+  engagements?: number | null;
+  impressions?: number | null;
+  engagementRate?: number | null;
+  quality?: number | null;
+}
+
+/** A source of pin metadata (in memory, Arrow, a remote store...). */
+export interface PinMetadataSource<I extends Id = Id> {
+  /** Metadata for each id, `undefined` for unknown ids; same length and order as `ids`. */
+  get(ids: readonly I[]): (PinMetadata<I> | undefined)[] | Promise<(PinMetadata<I> | undefined)[]>;
+  /** A pin's embedding, if this source stores them. */
+  embedding?(id: I): Float32Array | undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Candidates and the feed
 
 /**

@@ -4,31 +4,14 @@
  * `pinrec/cf` models satisfy them as they are; tests use fakes.
  */
 import type { Id, Metric } from '../core/types.js';
-import type { Embedder, GroupKey, SearchHits, VectorSearcher } from '../core/interfaces.js';
+import type { Embedder, SearchHits, VectorSearcher } from '../core/interfaces.js';
 
 export type { SearchHits, VectorSearcher };
 
 /** Anything that turns an input into an embedding: the core {@link Embedder} contract. */
 export type EmbedderLike<In = unknown> = Embedder<In>;
 
-/** What ranking needs to know about a pin. Any field may be missing. */
-export interface PinMetadata<I extends Id = Id> {
-  id: I;
-  category?: GroupKey | null;
-  creator?: GroupKey | null;
-  engagements?: number | null;
-  impressions?: number | null;
-  engagementRate?: number | null;
-  quality?: number | null;
-}
-
-/** A source of pin metadata (in memory, Arrow, a remote store...). */
-export interface PinMetadataSource<I extends Id = Id> {
-  /** Metadata for each id, `undefined` for unknown ids; same length and order as `ids`. */
-  get(ids: readonly I[]): (PinMetadata<I> | undefined)[] | Promise<(PinMetadata<I> | undefined)[]>;
-  /** A pin's embedding, if this source stores them. */
-  embedding?(id: I): Float32Array | undefined;
-}
+export type { PinMetadata, PinMetadataSource } from '../core/interfaces.js';
 
 /** Convert hits to similarities under `metric` (see the table in `signals.ts`); returns raw values. */
 export function hitSimilarity(hits: SearchHits, i: number, metric: Metric): number {
