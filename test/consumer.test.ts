@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build, errorsByFile, externalTypeImports, makeConsumer, pack, runScript, typecheck } from './consumer/project.js';
 
-const SUBPATHS = ['', 'cf', 'ann', 'embeddings', 'ranking', 'diversity'];
+const SUBPATHS = ['', 'cf', 'ann', 'embeddings', 'images', 'ingest', 'ranking', 'diversity'];
 
 describe('consumer project (npm pack → install → tsc → node)', () => {
   let work = '';

@@ -24,6 +24,8 @@ export const SUBPATHS: Record<string, string> = {
   'pinrec/cf': 'src/cf/index.ts',
   'pinrec/ann': 'src/ann/index.ts',
   'pinrec/embeddings': 'src/embeddings/index.ts',
+  'pinrec/images': 'src/images/index.ts',
+  'pinrec/ingest': 'src/ingest/index.ts',
   'pinrec/ranking': 'src/ranking/index.ts',
   'pinrec/diversity': 'src/diversity/index.ts',
 };
