@@ -68,8 +68,10 @@ export interface ImageAnalysis {
   clippedShadows: number;
   /**
    * Tonal range used: the mean over R, G, B of the entropy, in bits (0–8), of the channel's 256-level
-   * histogram. Any tone curve — darkening, brightening into clipped highlights — can only lower it (a function
-   * of a variable never has more entropy than the variable); noise raises it, and the noise factor answers that.
+   * histogram after a 3×3 median filter. Any exposure change (a non-decreasing tone curve: darkening,
+   * brightening into clipped highlights) can only lower it — the median commutes with the curve, and a
+   * function of a variable never has more entropy than the variable; the median keeps isolated noise and
+   * JPEG ringing from counting as tones.
    */
   tonalRange: number;
   /** The combined score in [0, 1]; see {@link qualityScore}. */
@@ -117,16 +119,17 @@ export const TONES_HALF = 6;
  * - noise, relative to contrast (the inverse of a signal-to-noise ratio): `1 / (1 + (ν / NOISE_HALF)²)` with
  *   `ν = noise / (255·contrast)`;
  * - blockiness: `1 / (1 + (blockiness − 1)⁺ / BLOCKINESS_HALF)`;
- * - exposure, by the tones the image keeps and the highlights and shadows it clips:
- *   `(1 − clippedHighlights/2)·(1 − clippedShadows/2)·2^t / (2^t + 2^TONES_HALF)` with `t` = {@link ImageAnalysis.tonalRange}.
+ * - exposure, by the tones the image keeps: `2^t / (2^t + 2^TONES_HALF)` with `t` = {@link ImageAnalysis.tonalRange}.
+ *   Clipping as such is not penalised (a white product background is "clipped" and loses nothing); clipping
+ *   that merges tones lowers `t`.
  *
  * More blur, more noise, stronger JPEG compression, darker or brighter exposure each lower one factor and
  * leave the others about where they were, so the score falls with each degradation.
  *
  * @example
- * qualityScore({ sharpness: 400, contrast: 0.2, noise: 1.5, blockiness: 1, tonalRange: 7.2, clippedHighlights: 0, clippedShadows: 0 }).quality; // ≈ 0.87
+ * qualityScore({ sharpness: 400, contrast: 0.2, noise: 1.5, blockiness: 1, tonalRange: 7.2 }).quality; // ≈ 0.87
  */
-export function qualityScore(m: Pick<ImageAnalysis, 'sharpness' | 'noise' | 'blockiness' | 'tonalRange' | 'contrast' | 'clippedHighlights' | 'clippedShadows'>): { quality: number; factors: QualityFactors } {
+export function qualityScore(m: Pick<ImageAnalysis, 'sharpness' | 'noise' | 'blockiness' | 'tonalRange' | 'contrast'>): { quality: number; factors: QualityFactors } {
   const c = 255 * m.contrast;
   const rel = c > 1e-6 ? m.sharpness / (c * c) : 0;
   const sharp = rel / (rel + SHARPNESS_HALF);
@@ -134,8 +137,7 @@ export function qualityScore(m: Pick<ImageAnalysis, 'sharpness' | 'noise' | 'blo
   const noise = 1 / (1 + (nsr / NOISE_HALF) ** 2);
   const block = 1 / (1 + Math.max(0, m.blockiness - 1) / BLOCKINESS_HALF);
   const tones = 2 ** m.tonalRange;
-  const clip = (1 - m.clippedHighlights / 2) * (1 - m.clippedShadows / 2);
-  const exposure = clip * tones / (tones + 2 ** TONES_HALF);
+  const exposure = tones / (tones + 2 ** TONES_HALF);
   const factors = { sharpness: sharp, noise, blockiness: block, exposure };
   const q = Math.sqrt(Math.sqrt(sharp * noise * block * exposure));
   return { quality: Number.isFinite(q) ? Math.min(1, Math.max(0, q)) : 0, factors };
@@ -212,12 +214,12 @@ async function analyzeRaw(raw: RawImage, native: boolean, k: number, size: numbe
   const colourfulness = Math.sqrt(Math.max(0, sRg2 / n - mRg * mRg) + Math.max(0, sYb2 / n - mYb * mYb)) + 0.3 * Math.sqrt(mRg * mRg + mYb * mYb);
   const { laplacianVariance, noise } = laplacianAndNoise(Y, w, h);
   const sharpness = Math.max(0, laplacianVariance - 20 * noise * noise);
-  const tonalRange = tonalEntropy(rgb, n);
+  const tonalRange = tonalEntropy(rgb, w, h);
   const blockiness = native && !resampled ? blockinessOf(Y, w, h) : 1;
   const clippedHighlights = hi / n;
   const clippedShadows = lo / n;
   const palette = paletteOf(rgb, n, k, seed);
-  const base = { sharpness, noise, blockiness, tonalRange, contrast, clippedHighlights, clippedShadows };
+  const base = { sharpness, noise, blockiness, tonalRange, contrast };
   const { quality, factors } = qualityScore(base);
   return {
     width: raw.width, height: raw.height, palette, dominant: palette[0]?.hex ?? '#000000',
@@ -253,11 +255,35 @@ function laplacianAndNoise(Y: Float64Array, w: number, h: number): { laplacianVa
 }
 
 /**
- * Mean over R, G and B of the entropy (bits) of the channel's 256-level histogram. A tone curve applied to the
- * 8-bit values is a function of them, so it can only merge levels: the entropy never rises under darkening,
- * brightening with clipping, or any other tone change.
+ * Mean over R, G and B of the entropy (bits) of the 256-level histogram of the channel after a 3×3 median
+ * filter. The median commutes with any non-decreasing tone curve f (median(f(x)) = f(median(x))), so for an
+ * exposure change the filtered image is f of the filtered original, and a function of a variable never has
+ * more entropy than the variable: darkening, or brightening into clipping, can only lower this. The median
+ * keeps isolated noise and JPEG ringing from counting as tones.
  */
-function tonalEntropy(rgb: Float64Array, n: number): number {
+function tonalEntropy(rgb: Float64Array, w: number, h: number): number {
+  if (w < 3 || h < 3) return plainEntropy(rgb, w * h);
+  let total = 0;
+  const win = new Float64Array(9);
+  for (let ch = 0; ch < 3; ch++) {
+    const hist = new Float64Array(256);
+    let count = 0;
+    for (let y = 1; y < h - 1; y++) {
+      for (let x = 1; x < w - 1; x++) {
+        let k = 0;
+        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) win[k++] = rgb[((y + dy) * w + x + dx) * 3 + ch];
+        hist[Math.max(0, Math.min(255, Math.round(median9(win))))]++;
+        count++;
+      }
+    }
+    let H = 0;
+    for (let v = 0; v < 256; v++) if (hist[v] > 0) { const p = hist[v] / count; H -= p * Math.log2(p); }
+    total += H;
+  }
+  return total / 3;
+}
+
+function plainEntropy(rgb: Float64Array, n: number): number {
   let total = 0;
   for (let ch = 0; ch < 3; ch++) {
     const hist = new Float64Array(256);
@@ -267,6 +293,17 @@ function tonalEntropy(rgb: Float64Array, n: number): number {
     total += H;
   }
   return total / 3;
+}
+
+/** Median of 9 values (insertion sort of a copy; the window is tiny). */
+function median9(a: Float64Array): number {
+  for (let i = 1; i < 9; i++) {
+    const v = a[i];
+    let j = i - 1;
+    while (j >= 0 && a[j] > v) { a[j + 1] = a[j]; j--; }
+    a[j + 1] = v;
+  }
+  return a[4];
 }
 
 /** Mean absolute luminance step across the 8-px grid over the mean step elsewhere (both directions). */
