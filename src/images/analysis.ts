@@ -264,16 +264,15 @@ function laplacianAndNoise(Y: Float64Array, w: number, h: number): { laplacianVa
 function tonalEntropy(rgb: Float64Array, w: number, h: number): number {
   if (w < 3 || h < 3) return plainEntropy(rgb, w * h);
   let total = 0;
-  const win = new Float64Array(9);
+  const ch8 = new Uint8Array(w * h);
+  const count = (w - 2) * (h - 2);
   for (let ch = 0; ch < 3; ch++) {
+    for (let i = 0; i < w * h; i++) ch8[i] = rgb[i * 3 + ch]; // already integers in 0–255
     const hist = new Float64Array(256);
-    let count = 0;
     for (let y = 1; y < h - 1; y++) {
+      const r0 = (y - 1) * w, r1 = y * w, r2 = (y + 1) * w;
       for (let x = 1; x < w - 1; x++) {
-        let k = 0;
-        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) win[k++] = rgb[((y + dy) * w + x + dx) * 3 + ch];
-        hist[Math.max(0, Math.min(255, Math.round(median9(win))))]++;
-        count++;
+        hist[median9(ch8[r0 + x - 1], ch8[r0 + x], ch8[r0 + x + 1], ch8[r1 + x - 1], ch8[r1 + x], ch8[r1 + x + 1], ch8[r2 + x - 1], ch8[r2 + x], ch8[r2 + x + 1])]++;
       }
     }
     let H = 0;
@@ -295,15 +294,29 @@ function plainEntropy(rgb: Float64Array, n: number): number {
   return total / 3;
 }
 
-/** Median of 9 values (insertion sort of a copy; the window is tiny). */
-function median9(a: Float64Array): number {
-  for (let i = 1; i < 9; i++) {
-    const v = a[i];
-    let j = i - 1;
-    while (j >= 0 && a[j] > v) { a[j + 1] = a[j]; j--; }
-    a[j + 1] = v;
-  }
-  return a[4];
+/** Median of 9 values: Paeth's 19-exchange network. */
+function median9(p0: number, p1: number, p2: number, p3: number, p4: number, p5: number, p6: number, p7: number, p8: number): number {
+  let t: number;
+  if (p1 > p2) { t = p1; p1 = p2; p2 = t; }
+  if (p4 > p5) { t = p4; p4 = p5; p5 = t; }
+  if (p7 > p8) { t = p7; p7 = p8; p8 = t; }
+  if (p0 > p1) { t = p0; p0 = p1; p1 = t; }
+  if (p3 > p4) { t = p3; p3 = p4; p4 = t; }
+  if (p6 > p7) { t = p6; p6 = p7; p7 = t; }
+  if (p1 > p2) { t = p1; p1 = p2; p2 = t; }
+  if (p4 > p5) { t = p4; p4 = p5; p5 = t; }
+  if (p7 > p8) { t = p7; p7 = p8; p8 = t; }
+  if (p0 > p3) { t = p0; p0 = p3; p3 = t; }
+  if (p5 > p8) { t = p5; p5 = p8; p8 = t; }
+  if (p4 > p7) { t = p4; p4 = p7; p7 = t; }
+  if (p3 > p6) { t = p3; p3 = p6; p6 = t; }
+  if (p1 > p4) { t = p1; p1 = p4; p4 = t; }
+  if (p2 > p5) { t = p2; p2 = p5; p5 = t; }
+  if (p4 > p7) { t = p4; p4 = p7; p7 = t; }
+  if (p4 > p2) { t = p4; p4 = p2; p2 = t; }
+  if (p6 > p4) { t = p6; p6 = p4; p4 = t; }
+  if (p4 > p2) { t = p4; p4 = p2; p2 = t; }
+  return p4;
 }
 
 /** Mean absolute luminance step across the 8-px grid over the mean step elsewhere (both directions). */
