@@ -11,6 +11,7 @@
 export { Ingestor } from './ingest.js';
 export type { IngestorOptions, IngestRequest, IngestResult, IngestProgress, DuplicateMode } from './ingest.js';
 export { InMemoryPinRecords, INGEST_STEPS } from './records.js';
+export { FilePinRecords } from './file-records.js';
 export type { PinRecord, PinRecordStore, StepOutcome, StoredBlob, IngestStep } from './records.js';
 export { BoundedQueue } from './queue.js';
 export type { WhenFull, QueueOptions } from './queue.js';

@@ -276,8 +276,9 @@ export class Ingestor {
     let vector: Float32Array | undefined;
     const todo = (s: IngestStep) => !record.steps[s]?.ok && !(s === 'renditions' && record.status === 'duplicate');
     const step = async (s: IngestStep, work: () => Promise<void>, applies = true): Promise<void> => {
-      if (!todo(s)) return;
       const prev = record.steps[s];
+      // a step skipped earlier (no embedder or index then) runs once it applies
+      if (!todo(s) && !(prev?.skipped && applies)) return;
       if (!applies) {
         record.steps[s] = { ok: true, ms: 0, attempts: prev?.attempts ?? 0, skipped: true };
         return;

@@ -9,7 +9,9 @@ import { ExactIndex } from '../../src/ann/index.js';
 import { BusyError, ImageDecodeError, InvalidParameterError, UnknownIdError } from '../../src/core/errors.js';
 import type { Embedder } from '../../src/core/interfaces.js';
 import { FileSystemStore, MemoryStore, type BlobMeta, type BlobStore } from '../../src/images/index.js';
-import { INGEST_STEPS, InMemoryPinRecords, Ingestor, type IngestProgress } from '../../src/ingest/index.js';
+import { FilePinRecords, INGEST_STEPS, InMemoryPinRecords, Ingestor, type IngestProgress } from '../../src/ingest/index.js';
+import { FileFormatError } from '../../src/core/errors.js';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { VisualSearch } from '../../src/ranking/index.js';
 import * as fx from '../images/fixtures.js';
 
@@ -162,6 +164,33 @@ describe('Ingestor', () => {
     expect((await ingestor.ingest(await fx.jpeg(500, 400, 4))).record.status).toBe('complete');
     expect(p2.record.status).toBe('partial');
     expect(await rejection(ingestor.retry('nope'))).toBeInstanceOf(UnknownIdError);
+  });
+
+  it('with FilePinRecords, a retry after a restart finishes what failed; a cut-short last line is dropped', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'restart-'));
+    const log = path.join(dir, 'pins.jsonl');
+    const embedder = new GridEmbedder();
+    embedder.failNext = 1;
+    const first = new Ingestor({ store: new FileSystemStore(path.join(dir, 'media')), records: await FilePinRecords.open(log), embedder });
+    const bytes = await fx.jpeg(300, 200, 21);
+    const r = await first.ingest(bytes, { category: 'x' });
+    expect(r.failed).toEqual(['embedding']);
+    await (first.records as FilePinRecords).flush();
+    appendFileSync(log, '{"v":1,"record":{"id":"half'); // a crash in the middle of a write
+    // a new process: same folder, same log
+    const records = await FilePinRecords.open(log);
+    expect(records.get(r.id)?.status).toBe('partial');
+    expect(records.get(r.id)?.category).toBe('x');
+    const index = new ExactIndex<string>({ metric: 'cosine', dim: 48 });
+    const second = new Ingestor({ store: new FileSystemStore(path.join(dir, 'media')), records, embedder, index });
+    const done = await second.retry(r.id);
+    expect(done.record.status).toBe('complete');
+    expect(index.has(r.id)).toBe(true);
+    await records.compact();
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(1);
+    expect((await FilePinRecords.open(log)).get(r.id)?.status).toBe('complete');
+    writeFileSync(log, 'not json\n{}\n');
+    expect(await rejection(FilePinRecords.open(log))).toBeInstanceOf(FileFormatError);
   });
 
   it('a store that cannot take the original fails the call and records nothing', async () => {
