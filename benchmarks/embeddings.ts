@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { dataRoot, num, nums, parseArgs, printTable, report, str, type Args } from './lib.js';
+import { dataRoot, num, nums, parseArgs, printTable, report, str, type Args, readLabels, type LabelledImages as Dataset } from './lib.js';
 import {
   loadEmbedder, decodeImage, resolveDecodeOptions, retrievalAtK, PcaProjection, powerNormalize, l2NormalizeRows,
   MODELS, initBackend, type Embedder, type LoadEmbedderOptions,
@@ -24,18 +24,6 @@ const HELP = `usage: npm run bench -- embeddings [--data dir] [--model name] [--
   [--batches 1,8,16,32] [--workers 0,1,2] [--images N] [--memory-images N] [--variants plain,flip,gem]
   [--features-cache dir] [--quick] [--json] [--out file]`;
 
-interface Dataset { root: string; paths: string[]; labels: string[] }
-
-function readLabels(root: string): Dataset {
-  const lines = readFileSync(path.join(root, 'labels.csv'), 'utf8').trim().split('\n');
-  const paths: string[] = [], labels: string[] = [];
-  for (const line of lines.slice(1)) {
-    const comma = line.lastIndexOf(',');
-    paths.push(path.join(root, line.slice(0, comma)));
-    labels.push(line.slice(comma + 1));
-  }
-  return { root, paths, labels };
-}
 
 /** Indices of the first `per` items of each label (in file order). */
 function firstPerLabel(labels: string[], per: number): number[] {

@@ -55,23 +55,11 @@ import { makeRenditions, RENDITION_PRESETS, type RenditionOptions } from '../src
 import { MemoryStore } from '../src/images/store.js';
 import { Ingestor } from '../src/ingest/ingest.js';
 import { INGEST_STEPS, InMemoryPinRecords, type PinRecord } from '../src/ingest/records.js';
-import { dataRoot, num, parseArgs, printTable, report, since, stats, str, type Args } from './lib.js';
+import { dataRoot, num, parseArgs, printTable, report, since, stats, str, type Args, readLabels, type LabelledImages as Dataset } from './lib.js';
 
 const SECTIONS = ['renditions', 'ingest', 'hostile', 'quality', 'duplicates'] as const;
 type Section = (typeof SECTIONS)[number];
 
-interface Dataset { root: string; paths: string[]; labels: string[] }
-
-function readLabels(root: string): Dataset {
-  const lines = readFileSync(path.join(root, 'labels.csv'), 'utf8').trim().split('\n');
-  const paths: string[] = [], labels: string[] = [];
-  for (const line of lines.slice(1)) {
-    const comma = line.lastIndexOf(',');
-    paths.push(path.join(root, line.slice(0, comma)));
-    labels.push(line.slice(comma + 1));
-  }
-  return { root, paths, labels };
-}
 
 /** Every ⌊n / count⌋-th index, the first `count` of them (the scratch protocols' sample). */
 function evenlySpaced(n: number, count: number): number[] {

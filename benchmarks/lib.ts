@@ -10,7 +10,7 @@
  * - Timing summaries come from {@link stats} (one definition of median / p99 / spread for every benchmark).
  */
 import { cpus, totalmem, platform, release, arch } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 export type Args = Record<string, string | boolean>;
@@ -209,4 +209,19 @@ export function timeMs(iters: number, fn: () => unknown, warmup = Math.min(200, 
     out.push(performance.now() - t0);
   }
   return out;
+}
+
+/** A labelled image folder: `labels.csv` (path,label) under `root`. */
+export interface LabelledImages { root: string; paths: string[]; labels: string[] }
+
+/** Read `root/labels.csv` (a header line, then `relative/path,label` per image). */
+export function readLabels(root: string): LabelledImages {
+  const lines = readFileSync(path.join(root, 'labels.csv'), 'utf8').trim().split('\n');
+  const paths: string[] = [], labels: string[] = [];
+  for (const line of lines.slice(1)) {
+    const comma = line.lastIndexOf(',');
+    paths.push(path.join(root, line.slice(0, comma)));
+    labels.push(line.slice(comma + 1));
+  }
+  return { root, paths, labels };
 }
