@@ -274,6 +274,7 @@ export class Ingestor {
     };
     let made: Rendition[] = [];
     let vector: Float32Array | undefined;
+    let ran = false;
     const todo = (s: IngestStep) => !record.steps[s]?.ok && !(s === 'renditions' && record.status === 'duplicate');
     const step = async (s: IngestStep, work: () => Promise<void>, applies = true): Promise<void> => {
       const prev = record.steps[s];
@@ -283,6 +284,7 @@ export class Ingestor {
         record.steps[s] = { ok: true, ms: 0, attempts: prev?.attempts ?? 0, skipped: true };
         return;
       }
+      ran = true;
       const t = performance.now();
       try {
         await work();
@@ -324,7 +326,10 @@ export class Ingestor {
       record.renditions = stored.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
     });
     await step('analysis', async () => {
-      const a = await analyzeImage({ raw: await pixels(), native: false }, this.analysisOptions);
+      const px = await pixels();
+      // the JPEG's own pixels (not resampled, not rotated): blockiness is measured, as analyzeImage(bytes) does
+      const native = img.format === 'jpeg' && img.orientation === 1 && px.width === img.width && px.height === img.height;
+      const a = await analyzeImage({ raw: px, native }, this.analysisOptions);
       record.quality = a.quality;
       record.dominant = a.dominant;
       record.palette = a.palette.map((p) => ({ hex: p.hex, share: p.share }));
@@ -346,9 +351,13 @@ export class Ingestor {
       record.indexed = true;
     }, this.index !== undefined && this.embedder !== undefined);
     const failed = INGEST_STEPS.filter((s) => record.steps[s] && !record.steps[s]!.ok);
-    record.status = failed.length === 0 ? 'complete' : 'partial';
-    record.updatedAt = this.now();
-    await this.records.put(record, vector);
+    const status = failed.length === 0 ? 'complete' : 'partial';
+    if (ran || status !== record.status) {
+      // a repeat upload of a complete pin changes nothing and writes nothing
+      record.status = status;
+      record.updatedAt = this.now();
+      await this.records.put(record, vector);
+    }
     return { id: record.id, outcome, record: structuredClone(record), failed, renditions: made };
   }
 

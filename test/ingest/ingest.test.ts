@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExactIndex } from '../../src/ann/index.js';
 import { BusyError, ImageDecodeError, InvalidParameterError, UnknownIdError } from '../../src/core/errors.js';
 import type { Embedder } from '../../src/core/interfaces.js';
-import { FileSystemStore, MemoryStore, type BlobMeta, type BlobStore } from '../../src/images/index.js';
+import { FileSystemStore, MemoryStore, analyzeImage, type BlobMeta, type BlobStore } from '../../src/images/index.js';
 import { FilePinRecords, INGEST_STEPS, InMemoryPinRecords, Ingestor, type IngestProgress } from '../../src/ingest/index.js';
 import { FileFormatError } from '../../src/core/errors.js';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -101,6 +101,8 @@ describe('Ingestor', () => {
     expect([a.outcome, b.outcome, c.outcome].sort()).toEqual(['created', 'existing', 'existing']);
     expect(embedder.calls).toBe(1);
     expect((ingestor.records as InMemoryPinRecords).size).toBe(1);
+    // the quality ingest records is the one analyzeImage gives for the same bytes
+    expect(a.record.quality).toBe((await analyzeImage(bytes)).quality);
   });
 
   it('reports a near-duplicate with the pin it duplicates; links it or skips it by option', async () => {
@@ -186,6 +188,10 @@ describe('Ingestor', () => {
     const done = await second.retry(r.id);
     expect(done.record.status).toBe('complete');
     expect(index.has(r.id)).toBe(true);
+    const lines = records.logLines;
+    await second.ingest(bytes); // a repeat upload of a complete pin writes nothing
+    await records.flush();
+    expect(records.logLines).toBe(lines);
     await records.compact();
     expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(1);
     expect((await FilePinRecords.open(log)).get(r.id)?.status).toBe('complete');
