@@ -10,7 +10,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Embedder, VectorIndex } from '../core/interfaces.js';
-import { ImageDecodeError, InvalidParameterError, PinrecError, UnknownIdError } from '../core/errors.js';
+import { FileFormatError, InvalidParameterError, PinrecError, UnknownIdError } from '../core/errors.js';
 import { checkInt } from '../core/validate.js';
 import { analyzeImage, type AnalysisOptions } from '../images/analysis.js';
 import { HashIndex, hashFromHex, perceptualHash, type HashKind } from '../images/hash.js';
@@ -200,7 +200,8 @@ export class Ingestor {
   /**
    * Run again the failed steps of a pin, from its stored original.
    *
-   * @throws {UnknownIdError} for an unknown pin; the store's error when the original cannot be read
+   * @throws {UnknownIdError} for an unknown pin; {@link FileFormatError} when the stored original is not the
+   *   upload's bytes (its SHA-256 differs); the store's error when it cannot be read
    */
   async retry(id: string): Promise<IngestResult> {
     if (typeof id !== 'string') throw new InvalidParameterError('id', 'a pin id (string)', id);
@@ -209,6 +210,9 @@ export class Ingestor {
       if (!record) throw new UnknownIdError('pin', id);
       const bytes = await this.store.get(record.original.key);
       if (!bytes) throw new PinrecError('MISSING_ORIGINAL', `pin ${id}: the original ${record.original.key} is not in the store`);
+      if (sha256Hex(bytes) !== record.contentHash) {
+        throw new FileFormatError(record.original.key, `holds bytes whose SHA-256 is not pin ${id}'s content hash ${record.contentHash}`);
+      }
       const img = await openImage(bytes, this.limits, `pin ${id}`);
       return this.finish(img, record, 'existing');
     }, this.whenFull);

@@ -166,6 +166,13 @@ describe('Ingestor', () => {
     expect((await ingestor.ingest(await fx.jpeg(500, 400, 4))).record.status).toBe('complete');
     expect(p2.record.status).toBe('partial');
     expect(await rejection(ingestor.retry('nope'))).toBeInstanceOf(UnknownIdError);
+    // a stored original that is not the upload's bytes is refused, not re-processed
+    const key = p2.record.original.key;
+    const meta = (await store.head(key))!;
+    const other = await fx.jpeg(500, 400, 77);
+    await store.inner.delete(key);
+    await store.inner.put(key, other, { ...meta, byteSize: other.length });
+    expect(await rejection(ingestor.retry(p2.id))).toBeInstanceOf(FileFormatError);
   });
 
   it('with FilePinRecords, a retry after a restart finishes what failed; a cut-short last line is dropped', async () => {
