@@ -247,8 +247,7 @@ function laplacianAndNoise(Y: Float64Array, w: number, h: number): { laplacianVa
   }
   const mean = s / m;
   const laplacianVariance = Math.max(0, s2 / m - mean * mean);
-  resp.sort();
-  const med = m % 2 ? resp[(m - 1) >> 1] : 0.5 * (resp[m / 2 - 1] + resp[m / 2]);
+  const med = medianInPlace(resp.subarray(0, m));
   // |N(0, 36σ²)| has median 0.6745·6σ
   const noise = med / (0.6745 * 6);
   return { laplacianVariance, noise };
@@ -317,6 +316,35 @@ function median9(p0: number, p1: number, p2: number, p3: number, p4: number, p5:
   if (p6 > p4) { t = p6; p6 = p4; p4 = t; }
   if (p4 > p2) { t = p4; p4 = p2; p2 = t; }
   return p4;
+}
+
+/** The median of `a` (the mean of the two middle values for an even length), reordering `a`: Hoare's selection, O(n). */
+export function medianInPlace(a: Float32Array): number {
+  const n = a.length;
+  if (n === 0) return 0;
+  const k = (n - 1) >> 1;
+  select(a, k);
+  if (n % 2) return a[k];
+  let next = Infinity;
+  for (let i = k + 1; i < n; i++) if (a[i] < next) next = a[i];
+  return 0.5 * (a[k] + next);
+}
+
+/** Reorder `a` so that `a[k]` is its k-th smallest, smaller-or-equal values before it and larger-or-equal after. */
+function select(a: Float32Array, k: number): void {
+  let lo = 0, hi = a.length - 1;
+  while (hi > lo) {
+    const pivot = a[(lo + hi) >> 1];
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) { const t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
 }
 
 /** Mean absolute luminance step across the 8-px grid over the mean step elsewhere (both directions). */

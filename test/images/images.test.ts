@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ImageDecodeError, InvalidParameterError } from '../../src/core/errors.js';
 import { sniffImageFormat } from '../../src/core/input.js';
+import { medianInPlace } from '../../src/images/analysis.js';
 import {
   FileSystemStore, HashIndex, IMMUTABLE_CACHE_CONTROL, MemoryStore, RENDITION_PRESETS, analyzeImage, contentKey, hammingDistance,
   hashFromHex, labToSrgb, makeRenditions, openImage, perceptualHash, qualityScore, resolveRenditionSpecs, srgbToLab,
@@ -212,6 +213,16 @@ describe('analysis', () => {
       expect(qualityScore({ ...x, blockiness: x.blockiness + d }).quality).toBeLessThanOrEqual(q);
       expect(qualityScore({ ...x, tonalRange: Math.max(0, x.tonalRange - d) }).quality).toBeLessThanOrEqual(q);
     }), { seed: 7, numRuns: 300 });
+  });
+
+  it('medianInPlace agrees with sorting (property)', () => {
+    fc.assert(fc.property(fc.array(fc.float({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }), { maxLength: 60 }), (xs) => {
+      const a = Float32Array.from(xs);
+      const sorted = Float32Array.from(xs).sort();
+      const n = sorted.length;
+      const want = n === 0 ? 0 : n % 2 ? sorted[(n - 1) >> 1] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+      expect(medianInPlace(a)).toBe(want);
+    }), { seed: 5, numRuns: 500 });
   });
 
   it('converts between sRGB and CIELAB', () => {
