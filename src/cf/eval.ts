@@ -86,10 +86,26 @@ export interface EvaluateOptions {
   seed?: number;
   /** Evaluate only this many users (seeded sample), for quick checks. @default all */
   maxUsers?: number;
+  /**
+   * Bootstrap confidence intervals of every metric: `resamples` resamplings of the evaluated users with
+   * replacement (seeded), percentile intervals at `level`. @default none
+   */
+  confidence?: { resamples?: number; level?: number; seed?: number };
+  /** Return each evaluated user's rank of the held-out pin (`perUser`). @default false */
+  perUser?: boolean;
   onProgress?: ProgressCallback;
 }
 
-/** Ranking metrics over the evaluated users. */
+/** A percentile bootstrap interval. */
+export interface Interval {
+  low: number;
+  high: number;
+}
+
+/**
+ * Ranking metrics over the evaluated users. A user whose held-out pin is also in their training row (it can
+ * never be recommended to them) counts 0 in every metric.
+ */
 export interface RankingMetrics {
   users: number;
   k: number;
@@ -104,6 +120,16 @@ export interface RankingMetrics {
   mrr: number;
   /** Share of the catalogue that appears in at least one top-K list (full protocol only). */
   coverage: number;
+  /** Precision@K: hits over K (one held-out pin per user, so at most 1/K). */
+  precision: number;
+  /** MAP@K: with one relevant pin, the reciprocal rank when it is in the top K, else 0. */
+  map: number;
+  /** AUC: the share of candidate pins (all unseen pins, or the sampled negatives) ranked below the held-out one. */
+  auc: number;
+  /** With `confidence`: an interval per metric, and the settings used. */
+  intervals?: { hr: Interval; ndcg: Interval; mrr: Interval; precision: Interval; map: Interval; auc: Interval; level: number; resamples: number };
+  /** With `perUser`: for each evaluated user (index into the split's test arrays), the held-out pin's rank (Infinity when it was in training). */
+  perUser?: { test: Int32Array; rank: Float64Array };
 }
 
 /**
@@ -133,6 +159,9 @@ export function evaluate(model: RowScorer, split: LeaveLastOutSplit, options: Ev
   const seen = new Uint8Array(nItems);
   const inTop = new Uint8Array(nItems);
   let hr = 0, ndcg = 0, mrr = 0;
+  const ranks = new Float64Array(order.length);
+  const pool = new Float64Array(order.length); // candidates each user's pin was ranked among
+  let done = 0;
   const rowOf = (u: number) => ({
     idx: x.indices.subarray(x.indptr[u], x.indptr[u + 1]),
     val: x.data.subarray(x.indptr[u], x.indptr[u + 1]),
@@ -166,6 +195,8 @@ export function evaluate(model: RowScorer, split: LeaveLastOutSplit, options: Ev
       }
       if (rank < k) { hr++; ndcg += 1 / Math.log2(rank + 2); }
       if (Number.isFinite(rank)) mrr += 1 / (rank + 1);
+      ranks[done] = rank;
+      pool[done++] = protocol === 'full' ? Math.max(1, nItems - idx.length - 1) : negatives;
       if (protocol === 'full') for (const j of topK(scores, k, seen)) inTop[j] = 1; // unseen top-k pins
       for (let p = 0; p < idx.length; p++) seen[idx[p]] = 0;
     }
@@ -174,9 +205,65 @@ export function evaluate(model: RowScorer, split: LeaveLastOutSplit, options: Ev
   const nUsers = order.length;
   let covered = 0;
   for (let j = 0; j < nItems; j++) covered += inTop[j];
-  return {
+  const per = perUserMetrics(ranks, pool, k);
+  const mean = (a: Float64Array) => { let t = 0; for (let i = 0; i < a.length; i++) t += a[i]; return t / a.length; };
+  const out: RankingMetrics = {
     users: nUsers, k, protocol,
     hr: hr / nUsers, ndcg: ndcg / nUsers, recall: hr / nUsers, mrr: mrr / nUsers,
     coverage: protocol === 'full' ? covered / nItems : NaN,
+    precision: hr / nUsers / k, map: mean(per.map), auc: mean(per.auc),
+  };
+  if (options.confidence !== undefined) out.intervals = bootstrap(per, k, options.confidence);
+  if (options.perUser === true) out.perUser = { test: Int32Array.from(order), rank: ranks };
+  return out;
+}
+
+interface PerUser { hit: Float64Array; ndcg: Float64Array; rr: Float64Array; map: Float64Array; auc: Float64Array }
+
+function perUserMetrics(ranks: Float64Array, pool: Float64Array, k: number): PerUser {
+  const n = ranks.length;
+  const m: PerUser = { hit: new Float64Array(n), ndcg: new Float64Array(n), rr: new Float64Array(n), map: new Float64Array(n), auc: new Float64Array(n) };
+  for (let i = 0; i < n; i++) {
+    const r = ranks[i];
+    if (!Number.isFinite(r)) continue; // the held-out pin was in training: every metric 0
+    m.rr[i] = 1 / (r + 1);
+    if (r < k) { m.hit[i] = 1; m.ndcg[i] = 1 / Math.log2(r + 2); m.map[i] = 1 / (r + 1); }
+    m.auc[i] = 1 - Math.min(r, pool[i]) / pool[i];
+  }
+  return m;
+}
+
+/**
+ * Percentile bootstrap over users: resample the per-user values with replacement, `resamples` times.
+ *
+ * @example
+ * evaluate(model, split, { confidence: { resamples: 1000, level: 0.95 } }).intervals?.hr; // { low, high }
+ */
+function bootstrap(per: PerUser, k: number, o: NonNullable<EvaluateOptions['confidence']>): NonNullable<RankingMetrics['intervals']> {
+  const resamples = checkInt('confidence.resamples', o.resamples ?? 1000, 10, 100_000);
+  const level = o.level ?? 0.95;
+  if (typeof level !== 'number' || !(level > 0 && level < 1)) throw new InvalidParameterError('confidence.level', 'a number in (0, 1)', level);
+  const rng = new Rng(o.seed ?? 0);
+  const n = per.hit.length;
+  const names = ['hit', 'ndcg', 'rr', 'map', 'auc'] as const;
+  const draws = names.map(() => new Float64Array(resamples));
+  for (let b = 0; b < resamples; b++) {
+    const sums = new Float64Array(names.length);
+    for (let i = 0; i < n; i++) {
+      const u = rng.int(n);
+      for (let m = 0; m < names.length; m++) sums[m] += per[names[m]][u];
+    }
+    for (let m = 0; m < names.length; m++) draws[m][b] = sums[m] / n;
+  }
+  const interval = (d: Float64Array, scale = 1): Interval => {
+    d.sort();
+    const lo = Math.floor(((1 - level) / 2) * (resamples - 1));
+    const hi = Math.ceil((1 - (1 - level) / 2) * (resamples - 1));
+    return { low: d[lo] * scale, high: d[hi] * scale };
+  };
+  const hitI = interval(draws[0]);
+  return {
+    hr: hitI, ndcg: interval(draws[1]), mrr: interval(draws[2]), precision: { low: hitI.low / k, high: hitI.high / k },
+    map: interval(draws[3]), auc: interval(draws[4]), level, resamples,
   };
 }
