@@ -274,11 +274,16 @@ function tonalEntropy(rgb: Float64Array, w: number, h: number): number {
         hist[median9(ch8[r0 + x - 1], ch8[r0 + x], ch8[r0 + x + 1], ch8[r1 + x - 1], ch8[r1 + x], ch8[r1 + x + 1], ch8[r2 + x - 1], ch8[r2 + x], ch8[r2 + x + 1])]++;
       }
     }
-    let H = 0;
-    for (let v = 0; v < 256; v++) if (hist[v] > 0) { const p = hist[v] / count; H -= p * Math.log2(p); }
-    total += H;
+    total += entropyBits(hist, count);
   }
   return total / 3;
+}
+
+/** Entropy in bits of a histogram holding `count` samples. */
+function entropyBits(hist: Float64Array, count: number): number {
+  let H = 0;
+  for (let v = 0; v < hist.length; v++) if (hist[v] > 0) { const p = hist[v] / count; H -= p * Math.log2(p); }
+  return H;
 }
 
 function plainEntropy(rgb: Float64Array, n: number): number {
@@ -286,9 +291,7 @@ function plainEntropy(rgb: Float64Array, n: number): number {
   for (let ch = 0; ch < 3; ch++) {
     const hist = new Float64Array(256);
     for (let i = 0; i < n; i++) hist[Math.max(0, Math.min(255, Math.round(rgb[i * 3 + ch])))]++;
-    let H = 0;
-    for (let v = 0; v < 256; v++) if (hist[v] > 0) { const p = hist[v] / n; H -= p * Math.log2(p); }
-    total += H;
+    total += entropyBits(hist, n);
   }
   return total / 3;
 }

@@ -65,14 +65,16 @@ export function resolveImageLimits(o: ImageLimits = {}): ResolvedImageLimits {
   if (!Array.isArray(formats) || formats.length === 0 || !formats.every((f) => RASTER_FORMATS.includes(f))) {
     throw new InvalidParameterError('limits.formats', `a non-empty list of ${RASTER_FORMATS.join(', ')}`, formats);
   }
-  return {
+  const resolved: ResolvedImageLimits = Object.freeze({
     maxBytes: checkInt('limits.maxBytes', o.maxBytes ?? 32 * 1024 * 1024, 1, 2 ** 40),
     maxPixels: checkInt('limits.maxPixels', o.maxPixels ?? 40_000_000, 1, 2 ** 40),
     maxFrames: checkInt('limits.maxFrames', o.maxFrames ?? 200, 1, 100_000),
     formats: Object.freeze([...formats]),
     timeoutMs: checkInt('limits.timeoutMs', o.timeoutMs ?? 10_000, 1, 3_600_000),
     fetchTimeoutMs: checkInt('limits.fetchTimeoutMs', o.fetchTimeoutMs ?? 15_000, 1, 3_600_000),
-  };
+  });
+  RESOLVED.add(resolved);
+  return resolved;
 }
 
 /** An opened, checked image: its bytes and what its header says. Nothing has been decoded yet. */
@@ -166,10 +168,11 @@ export async function openImage(input: ImageSource, limits: ImageLimits | Resolv
   });
 }
 
+/** Limits objects {@link resolveImageLimits} made (and froze): no need to validate them again. */
+const RESOLVED = new WeakSet<object>();
+
 function isResolved(l: ImageLimits | ResolvedImageLimits): l is ResolvedImageLimits {
-  return Object.isFrozen((l as ResolvedImageLimits).formats) && typeof (l as ResolvedImageLimits).maxFrames === 'number'
-    && typeof (l as ResolvedImageLimits).timeoutMs === 'number' && typeof l.maxBytes === 'number' && typeof l.maxPixels === 'number'
-    && typeof l.fetchTimeoutMs === 'number';
+  return typeof l === 'object' && l !== null && RESOLVED.has(l);
 }
 
 /**
