@@ -2,15 +2,18 @@
 export {
   DEFAULT_WEIGHTS, InteractionLog, InteractionMatrix, interactionsFromColumns, interactionsFromRecords, buildCsr,
 } from './interactions.js';
-export type { CombineRule, InteractionColumns, InteractionRecord, InteractionOptions } from './interactions.js';
+export type { CombineRule, InteractionColumns, InteractionRecord, InteractionOptions, MatrixOptions } from './interactions.js';
 export { readSequenceFile, readRatingsCsv, readArrowFile, interactionsFromArrow } from './io.js';
 export type { RatingsCsvOptions, ArrowColumns } from './io.js';
 export { CsrMatrix, transposeCsr, spmm, gram } from './csr.js';
 export { randomizedSvd } from './svd.js';
 export type { SvdOptions, SvdResult } from './svd.js';
 export { SvdRecommender } from './model.js';
-export type { SvdRecommenderOptions, RecommendOptions, NewUser, Scoring } from './model.js';
-export { leaveLastOut, evaluate } from './eval.js';
-export type { LeaveLastOutSplit, SplitOptions, EvaluateOptions, RankingMetrics, RowScorer } from './eval.js';
+export type { SvdRecommenderOptions, SvdRecommendOptions, SimilarItemsOptions, RecommendOptions, NewUser, Scoring } from './model.js';
+export { ORDER_OFF } from './order.js';
+export type { OrderSettings, OrderChoice, ChooseOrderOptions } from './order.js';
+export { fitInWorker } from './refit.js';
+export { leaveLastOut, leaveKOut, randomHoldout, evaluate } from './eval.js';
+export type { LeaveLastOutSplit, HoldoutSplit, SplitOptions, LeaveKOutOptions, RandomHoldoutOptions, EvaluateOptions, RankingMetrics, Interval, RowScorer, ScoredRow } from './eval.js';
 export { syntheticInteractions } from './synthetic.js';
 export type { SyntheticOptions } from './synthetic.js';

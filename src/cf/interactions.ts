@@ -6,6 +6,7 @@ import { InvalidParameterError } from '../core/errors.js';
 import { IdMap, checkIdType } from '../core/ids.js';
 import type { Id } from '../core/types.js';
 import { CsrMatrix } from './csr.js';
+import type { Transitions } from './order.js';
 
 /**
  * Default weight of each interaction type, from the seed: pin creation 5, repin (save) 3, close-up 2, click 1.
@@ -93,19 +94,75 @@ export class InteractionLog<U extends Id = Id, I extends Id = Id> {
    * @example
    * const X = log.toMatrix({ combine: 'max' });
    */
-  toMatrix(options: { combine?: CombineRule; keep?: Uint8Array } = {}): InteractionMatrix<U, I> {
-    const combine = options.combine ?? 'sum';
+  toMatrix(options: MatrixOptions = {}): InteractionMatrix<U, I> {
+    const o = options ?? {};
+    const combine = o.combine ?? 'sum';
     if (!['sum', 'max', 'last', 'binary'].includes(combine)) {
       throw new InvalidParameterError('combine', "one of 'sum', 'max', 'last', 'binary'", combine);
     }
-    const csr = buildCsr(this.users.size, this.items.size, this.user, this.item, this.weight, this.time, combine, options.keep);
-    return new InteractionMatrix(this.users, this.items, csr);
+    let weight = this.weight;
+    if (o.halfLife !== undefined) {
+      const halfLife = o.halfLife;
+      if (typeof halfLife !== 'number' || !(halfLife > 0) || !Number.isFinite(halfLife)) throw new InvalidParameterError('halfLife', 'a finite number > 0 (in timestamp units)', halfLife);
+      if (!this.time) throw new InvalidParameterError('halfLife', 'a log with timestamps (time decay needs them)', halfLife);
+      const now = o.now ?? maxOf(this.time, o.keep);
+      if (typeof now !== 'number' || !Number.isFinite(now)) throw new InvalidParameterError('now', 'a finite timestamp', now);
+      weight = decayWeights(this.weight, this.time, halfLife, now);
+    }
+    const out: { last?: Float64Array } = {};
+    const csr = buildCsr(this.users.size, this.items.size, this.user, this.item, weight, this.time, combine, o.keep, out);
+    return new InteractionMatrix(this.users, this.items, csr, out.last, this.time !== undefined, { log: this, keep: o.keep });
   }
+}
+
+/** Options of {@link InteractionLog.toMatrix}. */
+export interface MatrixOptions {
+  /** How duplicate (user, pin) pairs combine. @default 'sum' */
+  combine?: CombineRule;
+  /** `keep[e] = 0` drops event e (used by the splits). @default every event */
+  keep?: Uint8Array;
+  /**
+   * Time decay: each event's weight is multiplied by 0.5^((now − t) / halfLife) before duplicates combine, so
+   * an interaction `halfLife` old counts half (timestamp units, e.g. ms). Needs timestamps. @default no decay
+   */
+  halfLife?: number;
+  /** The reference time of the decay. @default the latest kept timestamp */
+  now?: number;
+}
+
+/** w · 0.5^((now − t) / halfLife) per event (events after `now` weigh more, capped at float32's largest value). */
+export function decayWeights(w: Float32Array, t: Float64Array, halfLife: number, now: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let e = 0; e < w.length; e++) out[e] = Math.min(FLOAT32_MAX, w[e] * Math.pow(0.5, (now - t[e]) / halfLife));
+  return out;
+}
+
+function maxOf(t: Float64Array, keep?: Uint8Array): number {
+  let m = -Infinity;
+  for (let e = 0; e < t.length; e++) if ((!keep || keep[e]) && t[e] > m) m = t[e];
+  return m;
 }
 
 /** A user × pin interaction matrix in CSR form, with the id maps of its rows and columns. */
 export class InteractionMatrix<U extends Id = Id, I extends Id = Id> {
-  constructor(readonly users: IdMap<U>, readonly items: IdMap<I>, readonly csr: CsrMatrix) {}
+  constructor(
+    readonly users: IdMap<U>,
+    readonly items: IdMap<I>,
+    readonly csr: CsrMatrix,
+    /**
+     * When each stored (user, pin) entry last happened, parallel to `csr.data`: the latest event's timestamp
+     * when the log has timestamps, else its position in the input (so within a user, larger = more recent).
+     * Order-aware scoring ranks a user's pins by it. Absent for matrices built by hand.
+     */
+    readonly lastEvent?: Float64Array,
+    /** Whether `lastEvent` holds timestamps (`true`) or input positions (`false`). */
+    readonly timed = false,
+    /**
+     * Where the next-pin counts of order-aware scoring come from: the log and kept events this matrix was
+     * built from, or counts already made (a model's snapshot).
+     */
+    readonly source?: { log: InteractionLog<U, I>; keep?: Uint8Array } | { transitions: Transitions },
+  ) {}
   /** Number of users (rows). */
   get nUsers(): number { return this.csr.rows; }
   /** Number of pins (columns). */
@@ -254,7 +311,7 @@ function isArrayLike(x: unknown): x is ArrayLike<unknown> {
  */
 export function buildCsr(
   rows: number, cols: number, u: Int32Array, it: Int32Array, w: Float32Array, time: Float64Array | undefined,
-  combine: CombineRule, keep?: Uint8Array,
+  combine: CombineRule, keep?: Uint8Array, out?: { last?: Float64Array },
 ): CsrMatrix {
   const n = u.length;
   // Pass 1: stable bucket by column.
@@ -275,7 +332,8 @@ export function buildCsr(
   const indptr = new Int32Array(rows + 1);
   const indices = new Int32Array(total);
   const data = new Float32Array(total);
-  let out = 0;
+  const last = out ? new Float64Array(total) : undefined;
+  let nz = 0;
   for (let r = 0; r < rows; r++) {
     const e = rowStart[r + 1];
     let q = rowStart[r];
@@ -284,10 +342,13 @@ export function buildCsr(
       const c = it[k0];
       let val = w[k0];
       let bestT = time ? time[k0] : 0;
+      let lastKey = time ? time[k0] : k0;
       q++;
       while (q < e && it[order[q]] === c) {
         const k = order[q];
         const wk = w[k];
+        const key = time ? time[k] : k;
+        if (key >= lastKey) lastKey = key;
         if (combine === 'sum') val += wk;
         else if (combine === 'max') { if (wk > val) val = wk; }
         else if (combine === 'last') {
@@ -295,11 +356,13 @@ export function buildCsr(
         }
         q++;
       }
-      indices[out] = c;
-      data[out] = combine === 'binary' ? 1 : val;
-      out++;
+      indices[nz] = c;
+      data[nz] = combine === 'binary' ? 1 : val;
+      if (last) last[nz] = lastKey;
+      nz++;
     }
-    indptr[r + 1] = out;
+    indptr[r + 1] = nz;
   }
-  return new CsrMatrix(rows, cols, indptr, indices.slice(0, out), data.slice(0, out));
+  if (out && last) out.last = last.slice(0, nz);
+  return new CsrMatrix(rows, cols, indptr, indices.slice(0, nz), data.slice(0, nz));
 }

@@ -38,6 +38,16 @@ export function checkLoadedState(path: string, st: FittedState, meta: { k: numbe
   finite('wt', st.wt, nI * k);
   finite('popularity', st.popularity, nI);
   finite('itemNorm', st.itemNorm, nI);
+  if (st.xKey) finite('xKey', st.xKey, st.x.nnz);
+  if (st.trans) {
+    csr('transitions', st.trans.counts, nI, nI);
+    finite('transition totals', st.trans.rowSum, nI);
+    for (let i = 0; i < nI; i++) {
+      let t = 0;
+      for (let e = st.trans.counts.indptr[i]; e < st.trans.counts.indptr[i + 1]; e++) { if (!(st.trans.counts.data[e] >= 0)) bad(`transitions: negative count at entry ${e}`); t += st.trans.counts.data[e]; }
+      if (Math.abs(t - st.trans.rowSum[i]) > 1e-6 * Math.max(1, t)) bad(`transitions: row ${i} total ${st.trans.rowSum[i]} is not the sum of its counts (${t})`);
+    }
+  }
   if (st.g || st.itemScale) {
     if (!st.g || !st.itemScale) bad('the co-occurrence sections are incomplete');
     csr('gram', st.g!, nI, nI);

@@ -17,18 +17,24 @@
  */
 import { FileFormatError, InvalidParameterError, NotFittedError, UnknownIdError } from '../core/errors.js';
 import { IdMap, checkIdType } from '../core/ids.js';
+import { fitInWorker } from './refit.js';
 import { readContainer, requireSection, writeContainer } from '../core/container.js';
 import { topK } from '../core/topk.js';
 import type { Id, ProgressCallback, Ranked } from '../core/types.js';
 import type { NewUser, RecommendOptions, Recommender } from '../core/interfaces.js';
 import { checkInt, checkNumber, checkOneOf, weightTable } from '../core/validate.js';
 import { CsrMatrix, gram } from './csr.js';
-import { DEFAULT_WEIGHTS, InteractionMatrix } from './interactions.js';
+import { DEFAULT_WEIGHTS, InteractionMatrix, type InteractionRecord } from './interactions.js';
 import { randomizedSvd } from './svd.js';
 import { defaultThreads } from './parallel.js';
-import { type FittedState, type Row, isNewUser, rowOf } from './state.js';
+import { type FittedState, type Row, isNewUser, userRow } from './state.js';
 import { scoreBlocked, scoreCandidates, scoringMatrix, withCooccurring } from './scoring.js';
 import { checkLoadedState } from './model-file.js';
+import { applyEvent, compactState, liveOf } from './updates.js';
+import {
+  ORDER_OFF, addTransitions, addTransitionsTo, chooseOrder, countTransitions, prepareRow, transitionRow,
+  type ChooseOrderOptions, type OrderChoice, type OrderSettings, type PreparedRow,
+} from './order.js';
 
 /** How scores are computed from the factors. */
 export type Scoring = 'ease' | 'puresvd';
@@ -58,13 +64,51 @@ export interface SvdRecommenderOptions {
   gramMaxNnz?: number;
   /** Weights of interaction types for fold-in from typed interactions. @default DEFAULT_WEIGHTS */
   typeWeights?: Readonly<Record<string, number>>;
+  /**
+   * Order-aware scoring (see `order.ts`): `'auto'` chooses the recency factor and the next-pin transition
+   * weight on a validation hold-out of each sampled user's latest pin, and keeps plain scoring unless order
+   * measurably helps; `'off'` is plain SVD-EASE / PureSVD; or give the settings: `decay` (per-position recency
+   * factor in (0, 1], 1 = none), `halfLife` (recency by timestamp instead, in timestamp units) and
+   * `transitions` (β ≥ 0). Needs a matrix built by `InteractionLog.toMatrix` (which records when each entry
+   * happened); on other matrices it is off. @default 'auto'
+   */
+  order?: 'auto' | 'off' | { decay?: number; halfLife?: number; transitions?: number };
+  /** How `order: 'auto'` searches (validation users, grids, seed). @default see ChooseOrderOptions */
+  orderSearch?: ChooseOrderOptions;
+  /**
+   * Popularity penalty α ∈ [0, 4]: each pin's score is divided by max(1, popularity)^α (multiplied, for a
+   * negative score), where popularity is the pin's summed training weight on the model's scale (about its
+   * number of interactions). 0 is the model as fitted; larger α trades hit rate for catalogue coverage and
+   * a flatter spread of recommendations (see the README's table for the trade-off on Amazon). Per call:
+   * `recommend(user, { popularityPenalty })`. @default 0
+   */
+  popularityPenalty?: number;
+}
+
+/** {@link RecommendOptions} plus the SVD recommender's own. */
+export interface SvdRecommendOptions<I extends Id = Id> extends RecommendOptions<I> {
+  /** Overrides the model's `popularityPenalty` for this call. */
+  popularityPenalty?: number;
 }
 
 export type { NewUser, RecommendOptions };
 
+/** Options of {@link SvdRecommender.similarItems}. */
+export interface SimilarItemsOptions<I extends Id = Id> {
+  /** Number of pins. @default 10 */
+  n?: number;
+  /** Pins never to return. */
+  filterItems?: Iterable<I>;
+  /** Only these pins may be returned. @default every pin */
+  allowItems?: Iterable<I>;
+  /** `'model'`: the model's own scoring of a one-pin user; `'cosine'`: cosine of the factor vectors. @default 'model' */
+  by?: 'model' | 'cosine';
+}
+
 
 const KIND = 'pinrec.svd-recommender';
-const VERSION = 1;
+/** 2: adds when each entry happened, the transition counts and the order-aware settings. Reads 1 and 2. */
+const VERSION = 2;
 
 /**
  * Truncated-SVD collaborative filtering with implicit-style names: `fit`, `recommend`, `recommendBatch`,
@@ -79,7 +123,9 @@ const VERSION = 1;
  */
 export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Recommender<U, I, InteractionMatrix<U, I>> {
   /** The options as given (with defaults filled in). */
-  readonly options: Required<Omit<SvdRecommenderOptions, 'typeWeights'>> & { typeWeights: Readonly<Record<string, number>> };
+  readonly options: Required<Omit<SvdRecommenderOptions, 'typeWeights' | 'orderSearch'>> & { typeWeights: Readonly<Record<string, number>>; orderSearch?: ChooseOrderOptions };
+  /** What `order: 'auto'` measured at the last fit (undefined otherwise). */
+  orderChoice?: OrderChoice;
   private state?: FittedState;
   /** Interaction type → weight for fold-in (a Map: user-supplied type names never reach Object.prototype). */
   private readonly typeWeightMap: Map<string, number>;
@@ -87,6 +133,13 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
   private sparseScratch?: Float64Array;
   /** Reused pin marks of the co-occurring-pins pass (all zero between calls). */
   private markScratch?: Uint8Array;
+  /** Incremented by every fit, load and swap of a refit (not by updates). */
+  private version_ = 0;
+  /** Events applied by `update` since the last fit (a refit replays those that came during it). */
+  private journal: { u: Id; i: Id; w: number; t: number | undefined }[] | null = null;
+  private penaltyCache?: { key: string; f: Float32Array };
+  /** Unit user vectors for similarUsers, cached until the next update or fit. */
+  private userCache?: { vecs: Float32Array; updates: number };
 
   constructor(options: SvdRecommenderOptions = {}) {
     const o = options ?? {};
@@ -100,6 +153,9 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       threads: checkInt('threads', o.threads ?? defaultThreads(), 1, 256),
       gramMaxNnz: checkInt('gramMaxNnz', o.gramMaxNnz ?? 400_000_000, 1),
       typeWeights: o.typeWeights ?? DEFAULT_WEIGHTS,
+      order: checkOrder(o.order ?? 'auto'),
+      popularityPenalty: checkNumber('popularityPenalty', o.popularityPenalty ?? 0, 0, 4),
+      orderSearch: o.orderSearch,
     };
     this.typeWeightMap = weightTable('typeWeights', this.options.typeWeights);
     this.options.typeWeights = Object.freeze(Object.fromEntries(this.typeWeightMap));
@@ -133,6 +189,11 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
    */
   get weightScale(): number {
     return this.fitted_().weightScale;
+  }
+
+  /** The order-aware settings in use (decay 1 and transitions 0: plain scoring). @example model.order.transitions */
+  get order(): OrderSettings {
+    return { ...this.fitted_().order };
   }
 
   /** Number of users and pins known to the model. */
@@ -196,7 +257,30 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       itemNorm[j] = Math.sqrt(q);
     }
     const popularity = x.colSums();
-    this.state = { users: matrix.users, items: matrix.items, x, k, s: svd.s, v, wt, itemScale, g, popularity, itemNorm, lambdaUsed, weightScale };
+    const ord = this.options.order;
+    const xKey = matrix.lastEvent && matrix.lastEvent.length === x.nnz ? matrix.lastEvent : undefined;
+    const wantsTrans = ord === 'auto' || (typeof ord === 'object' && (ord.transitions ?? 0) > 0);
+    const trans = xKey && wantsTrans ? countTransitions(matrix) : undefined;
+    const st: FittedState = {
+      users: matrix.users, items: matrix.items, x, k, s: svd.s, v, wt, itemScale, g, popularity, itemNorm, lambdaUsed, weightScale,
+      xKey, timed: matrix.timed, order: { ...ORDER_OFF }, trans, cap: n,
+    };
+    this.orderChoice = undefined;
+    if (ord === 'auto') {
+      if (xKey) {
+        opts.onProgress?.({ stage: 'order', done: 0, total: 1 });
+        const scratch = st.g ? new Float64Array(st.items.size) : undefined;
+        this.orderChoice = chooseOrder(st, trans, (rows, out) => scoreBlocked(st, rows, out), (row, cand) => scoreCandidates(st, row, cand, scratch), this.options.orderSearch);
+        st.order = this.orderChoice.settings;
+        opts.onProgress?.({ stage: 'order', done: 1, total: 1 });
+      }
+    } else if (ord !== 'off' && xKey) {
+      st.order = { decay: ord.decay ?? 1, halfLife: ord.halfLife ?? null, transitions: ord.transitions ?? 0 };
+    }
+    if (st.order.transitions === 0 && ord !== 'auto') st.trans = undefined; // (kept under 'auto', for a refit to choose again)
+    this.state = st;
+    this.version_++;
+    this.userCache = undefined;
     return this;
   }
 
@@ -211,7 +295,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
    * model.recommend('alice', { n: 20, filterItems: ['p3'] });
    * model.recommend({ items: ['p1', 'p2'] }, { n: 5 });
    */
-  recommend(user: U | NewUser<I>, options: RecommendOptions<I> = {}): Ranked<I> {
+  recommend(user: U | NewUser<I>, options: SvdRecommendOptions<I> = {}): Ranked<I> {
     return this.recommendBatch([user], options)[0];
   }
 
@@ -223,7 +307,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
    * @example
    * const lists = model.recommendBatch(['alice', 'bob'], { n: 10 });
    */
-  recommendBatch(users: readonly (U | NewUser<I>)[], options: RecommendOptions<I> = {}): Ranked<I>[] {
+  recommendBatch(users: readonly (U | NewUser<I>)[], options: SvdRecommendOptions<I> = {}): Ranked<I>[] {
     const st = this.fitted_();
     if (!Array.isArray(users)) throw new InvalidParameterError('users', 'an array of user ids or new users', users);
     const o = options ?? {};
@@ -231,6 +315,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     const filterSeen = o.filterSeen ?? true;
     if (typeof filterSeen !== 'boolean') throw new InvalidParameterError('filterSeen', 'a boolean', filterSeen);
     const fallback = checkOneOf('fallback', o.fallback ?? 'error', ['error', 'popular'] as const);
+    const alpha = o.popularityPenalty === undefined ? this.options.popularityPenalty : checkNumber('popularityPenalty', o.popularityPenalty, 0, 4);
     const nItems = st.items.size;
     const denied = o.filterItems === undefined ? null : this.denseIds('filterItems', o.filterItems);
     const allowed = o.allowItems === undefined ? null : this.denseIds('allowItems', o.allowItems);
@@ -242,11 +327,11 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       return rows.map((row) => {
         let cand = this.withCooccurring(row, extra);
         if (allowMask) cand = cand.filter((j) => allowMask![j] === 1);
-        return this.rankCandidates(row, cand, denied, filterSeen, n);
+        return this.rankCandidates(row, cand, denied, filterSeen, n, alpha);
       });
     }
     if (allowed && allowed.length * 4 <= nItems) {
-      return rows.map((row) => this.rankCandidates(row, allowed, denied, filterSeen, n));
+      return rows.map((row) => this.rankCandidates(row, allowed, denied, filterSeen, n, alpha));
     }
     let allowMask: Uint8Array | null = null;
     if (allowed) { allowMask = new Uint8Array(nItems); for (const j of allowed) allowMask[j] = 1; }
@@ -257,13 +342,13 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       const part = rows.slice(r0, r0 + block);
       const scored = part.filter((r): r is Row => r !== undefined && r.idx.length > 0);
       const view = buf.subarray(0, scored.length * nItems);
-      if (scored.length > 0) this.kernel(scored, view);
+      if (scored.length > 0) this.kernel(scored, view, alpha);
       let t = 0;
       for (let i = 0; i < part.length; i++) {
         const row = part[i];
         let scores: Float32Array;
         if (row && row.idx.length > 0) scores = view.subarray(t * nItems, (t++ + 1) * nItems);
-        else scores = Float32Array.from(st.popularity);
+        else scores = Float32Array.from(st.popularity.subarray(0, nItems));
         if (filterSeen && row) for (let p = 0; p < row.idx.length; p++) scores[row.idx[p]] = -Infinity;
         if (denied) for (const j of denied) scores[j] = -Infinity;
         if (allowMask) for (let j = 0; j < nItems; j++) if (!allowMask[j]) scores[j] = -Infinity;
@@ -273,11 +358,202 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     return out;
   }
 
+  /**
+   * A counter that changes whenever the model's fitted state is replaced: by `fit`, `load` or the swap at
+   * the end of {@link refit} (updates do not change it; see {@link updates}). A reader that saw version v
+   * and sees it again read one and the same model.
+   * @example
+   * const v = model.version; await model.refit(); model.version > v; // true
+   */
+  get version(): number {
+    return this.version_;
+  }
+
+  /** Events applied by {@link update} since the fitted state was made (0 right after a fit or a swap). @example model.updates */
+  get updates(): number {
+    return this.state?.live?.events ?? 0;
+  }
+
+  /**
+   * Apply new interactions without refitting. Known users' recommendations change at once (their row is
+   * updated); unknown users are added; unknown pins are added and folded in from their interactions (the
+   * mirror of user fold-in), so they can be recommended and appear in {@link similarItems} at once. The
+   * co-occurrence and next-pin counts are updated exactly; the fitted factors of known pins stay (that is
+   * what {@link refit} is for). Events are applied in the order given; an event without a timestamp counts
+   * as happening after every event so far.
+   *
+   * Cost per event: O(|user's pins| · k) for new pins, O(|user's pins|) otherwise, whatever the catalogue size.
+   *
+   * @throws InvalidParameterError for a malformed event (nothing of the batch is applied: all are checked first).
+   * @example
+   * model.update([{ user: 'alice', item: 'p9', type: 'repin' }, { user: 'zoe', item: 'new-pin', weight: 1 }]);
+   */
+  update(events: readonly InteractionRecord<U, I>[]): { events: number; newUsers: number; newPins: number } {
+    const st = this.fitted_();
+    if (!Array.isArray(events)) throw new InvalidParameterError('events', 'an array of { user, item, type? | weight?, timestamp? }', events);
+    const checked = events.map((e, p) => {
+      if (e === null || typeof e !== 'object') throw new InvalidParameterError(`events[${p}]`, 'an object { user, item, ... }', e);
+      checkIdType(`events[${p}].user`, e.user);
+      checkIdType(`events[${p}].item`, e.item);
+      let w = 1;
+      if (e.weight !== undefined && e.type !== undefined) throw new InvalidParameterError(`events[${p}].type`, 'absent when a weight is given', e.type);
+      if (e.weight !== undefined) {
+        w = e.weight;
+        if (typeof w !== 'number' || !Number.isFinite(w) || w < 0 || w > 3.4e38) throw new InvalidParameterError(`events[${p}].weight`, 'a finite number >= 0', w);
+      } else if (e.type !== undefined) {
+        const tw = typeof e.type === 'string' ? this.typeWeightMap.get(e.type) : undefined;
+        if (tw === undefined) throw new InvalidParameterError(`events[${p}].type`, `a known interaction type (${[...this.typeWeightMap.keys()].join(', ')})`, e.type);
+        w = tw;
+      }
+      if (e.timestamp !== undefined && (typeof e.timestamp !== 'number' || !Number.isFinite(e.timestamp))) throw new InvalidParameterError(`events[${p}].timestamp`, 'a finite number', e.timestamp);
+      return { u: e.user as Id, i: e.item as Id, w, t: e.timestamp };
+    });
+    const before = { users: st.users.size, pins: st.items.size };
+    for (const e of checked) this.applyOne(st, e);
+    if (this.journal) this.journal.push(...checked);
+    this.userCache = undefined;
+    return { events: checked.length, newUsers: st.users.size - before.users, newPins: st.items.size - before.pins };
+  }
+
+  private applyOne(st: FittedState, e: { u: Id; i: Id; w: number; t: number | undefined }): void {
+    const live = liveOf(st);
+    const u = st.users.add(e.u as U);
+    const j = st.items.add(e.i as I);
+    const t = e.t ?? live.clock + 1;
+    applyEvent(st, this.options.scoring, u, j, e.w * st.weightScale, t);
+  }
+
+  /**
+   * The model's current data as an interaction matrix (training weights in their own units, with every
+   * update merged in, when each entry last happened, and the next-pin counts): what {@link refit} fits on,
+   * and what `fit` accepts.
+   * @example
+   * const fresh = new SvdRecommender(model.options).fit(model.snapshot());
+   */
+  snapshot(): InteractionMatrix<U, I> {
+    const st = compactState(this.fitted_());
+    const c = 1 / st.weightScale;
+    const x = new CsrMatrix(st.x.rows, st.x.cols, st.x.indptr, st.x.indices, Float32Array.from(st.x.data, (w) => w * c));
+    const source = st.trans ? { transitions: st.trans } : undefined;
+    return new InteractionMatrix(st.users as IdMap<U>, st.items as IdMap<I>, x, st.xKey, st.timed, source);
+  }
+
+  /**
+   * Refit on a snapshot of the current data and swap the new model in atomically. With `worker: true` (the
+   * default) the fit runs in a worker thread and this thread keeps serving; events passed to
+   * {@link update} during the refit are applied to the old model at once and replayed onto the new one
+   * before the swap, so none is lost. The swap is one assignment: a reader sees the old model or the new
+   * one, never a mix, and {@link version} tells them apart.
+   *
+   * @returns the new version and how many events were replayed.
+   * @example
+   * model.update(events);
+   * const { version } = await model.refit();
+   */
+  async refit(options: { worker?: boolean; onProgress?: ProgressCallback } = {}): Promise<{ version: number; replayed: number }> {
+    this.fitted_();
+    if (this.journal) throw new InvalidParameterError('refit', 'one refit at a time (await the running one)', 'a second refit while one runs');
+    const snap = this.snapshot();
+    const opts = { ...this.options } as SvdRecommenderOptions;
+    this.journal = [];
+    let fresh: SvdRecommender<U, I>;
+    try {
+      if (options.worker === false) fresh = new SvdRecommender<U, I>(opts).fit(snap, { onProgress: options.onProgress });
+      else fresh = await fitInWorker<U, I>(snap, opts);
+    } catch (e) {
+      this.journal = null;
+      throw e;
+    }
+    const pending = this.journal;
+    this.journal = null;
+    const st = fresh.fitted_();
+    for (const e of pending) this.applyOne(st, e);
+    this.state = st;
+    this.orderChoice = fresh.orderChoice;
+    this.version_++;
+    this.userCache = undefined;
+    return { version: this.version_, replayed: pending.length };
+  }
+
+  /**
+   * Users most similar to `user`: cosine of their latent vectors x_u·V·S⁻¹ (recency-weighted like their
+   * scores), the user excluded. Users without interactions are never returned.
+   * @throws UnknownIdError for an unknown user.
+   * @example
+   * model.similarUsers('alice', { n: 5 });
+   */
+  similarUsers(user: U, options: { n?: number } = {}): Ranked<U> {
+    const st = this.fitted_();
+    const n = checkInt('n', options.n ?? 10, 1);
+    checkIdType('user', user);
+    const u0 = st.users.index(user, 'user', 'user');
+    const k = st.k, nU = st.users.size;
+    const updates = this.updates;
+    if (!this.userCache || this.userCache.vecs.length !== nU * k || this.userCache.updates !== updates) {
+      const vecs = new Float32Array(nU * k);
+      for (let u = 0; u < nU; u++) {
+        const row = userRow(st, u);
+        if (row.idx.length === 0) continue;
+        const q = this.factorsOf(row);
+        let norm = 0;
+        for (let f = 0; f < k; f++) { q[f] /= st.s[f]; norm += q[f] * q[f]; }
+        norm = Math.sqrt(norm);
+        if (norm > 0) for (let f = 0; f < k; f++) vecs[u * k + f] = q[f] / norm;
+      }
+      this.userCache = { vecs, updates };
+    }
+    const vecs = this.userCache.vecs;
+    const scores = new Float32Array(nU).fill(-Infinity);
+    let any = false;
+    for (let f = 0; f < k; f++) if (vecs[u0 * k + f] !== 0) any = true;
+    if (!any) return { ids: [], scores: new Float32Array(0), requested: n };
+    for (let u = 0; u < nU; u++) {
+      if (u === u0) continue;
+      let dot = 0, nz = false;
+      for (let f = 0; f < k; f++) { const a = vecs[u * k + f]; if (a !== 0) nz = true; dot += a * vecs[u0 * k + f]; }
+      if (nz) scores[u] = Math.max(-1, Math.min(1, dot));
+    }
+    const top = topK(scores, n).filter((u) => scores[u] > -Infinity);
+    return { ids: Array.from(top, (u) => st.users.id(u) as U), scores: Float32Array.from(top, (u) => scores[u]), requested: n };
+  }
+
+  /**
+   * {@link similarItems} for many pins at once (one blocked scoring pass); position i equals
+   * `similarItems(pins[i], options)`. `allowItems` restricts the answers to those pins.
+   * @example
+   * const [a, b] = model.similarItemsBatch(['p1', 'p2'], { n: 5, allowItems: inStock });
+   */
+  similarItemsBatch(pins: readonly I[], options: SimilarItemsOptions<I> = {}): Ranked<I>[] {
+    const st = this.fitted_();
+    if (!Array.isArray(pins)) throw new InvalidParameterError('pins', 'an array of pin ids', pins);
+    const n = checkInt('n', options.n ?? 10, 1);
+    const by = checkOneOf('by', options.by ?? 'model', ['model', 'cosine'] as const);
+    const js = pins.map((p, i) => { checkIdType(`pins[${i}]`, p); return st.items.index(p, `pins[${i}]`, 'pin'); });
+    const empty = (): Ranked<I> => ({ ids: [], scores: new Float32Array(0), requested: n });
+    const known = (j: number) => st.popularity[j] > 0 && st.itemNorm[j] > 0;
+    if (by === 'cosine') {
+      let filter: Iterable<I> | undefined = options.filterItems;
+      return js.map((j) => {
+        if (!known(j)) return empty();
+        const r = this.cosineNeighbours(j, options.allowItems === undefined ? n : st.items.size, filter);
+        if (options.allowItems === undefined) return r;
+        const allow = new Set(this.denseIds('allowItems', options.allowItems));
+        const keep = r.ids.map((id, t) => [id, r.scores[t]] as const).filter(([id]) => allow.has(st.items.get(id))).slice(0, n);
+        filter = options.filterItems;
+        return { ids: keep.map(([id]) => id), scores: Float32Array.from(keep, ([, v]) => v), requested: n };
+      });
+    }
+    const w = st.weightScale > 0 ? 1 / st.weightScale : 1;
+    const users = js.map((j) => ({ items: [st.items.id(j) as I], weights: [w] }));
+    const lists = this.recommendBatch(users, { n, filterItems: options.filterItems, allowItems: options.allowItems, fallback: 'popular' });
+    return lists.map((l, i) => (known(js[i]) ? l : empty()));
+  }
+
   /** Whether the model can score `user` from its training data (known, with at least one interaction). @example model.hasUser('alice') */
   hasUser(user: U): boolean {
     const st = this.fitted_();
     const u = st.users.get(user);
-    return u >= 0 && st.x.indptr[u + 1] > st.x.indptr[u];
+    return u >= 0 && userRow(st, u).idx.length > 0;
   }
 
   /** Whether `pin` is in the model's catalogue. @example model.hasItem('p1') */
@@ -298,33 +574,37 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     else {
       const u = st.users.get(user as U);
       if (u < 0) return undefined;
-      row = rowOf(st.x, u);
+      row = userRow(st, u);
     }
     return row.idx.length === 0 ? undefined : this.factorsOf(row);
   }
 
   /**
-   * Pins most similar to `pin`: cosine similarity of the pins' factor vectors V·diag(s). The pin itself is
-   * excluded. A pin the model knows but has no training interactions for (e.g. only in held-out data) has no
-   * factor vector: the answer is an empty list.
+   * Pins most similar to `pin`, consistent with the model's own scoring by default (`by: 'model'`): the
+   * pins the model would recommend to a user whose only interaction is `pin` (for SVD-EASE, the item-item
+   * weights B[pin, ·], plus the next-pin term when order-aware scoring is on). `by: 'cosine'` ranks by the
+   * cosine of the pins' factor vectors V·diag(s) instead (scores in [−1, 1]). The pin itself is excluded. A
+   * pin the model knows but has no interactions for (e.g. only in held-out data) gives an empty list.
    *
    * @throws UnknownIdError for an unknown pin.
    * @example
    * model.similarItems('p42', { n: 10 });
+   * model.similarItems('p42', { n: 10, by: 'cosine', allowItems: inStock });
    */
-  similarItems(pin: I, options: { n?: number; filterItems?: Iterable<I> } = {}): Ranked<I> {
-    const st = this.fitted_();
-    const n = checkInt('n', options.n ?? 10, 1);
+  similarItems(pin: I, options: SimilarItemsOptions<I> = {}): Ranked<I> {
     checkIdType('pin', pin);
-    const j0 = st.items.index(pin, 'pin', 'pin');
+    this.fitted_().items.index(pin, 'pin', 'pin');
+    return this.similarItemsBatch([pin], options)[0];
+  }
+
+  /** Cosine neighbours of pin j0 by V·diag(s). */
+  private cosineNeighbours(j0: number, n: number, filterItems: Iterable<I> | undefined): Ranked<I> {
+    const st = this.fitted_();
     const k = st.k;
     const nItems = st.items.size;
     const q = new Float64Array(k);
     for (let f = 0; f < k; f++) q[f] = st.v[j0 * k + f] * st.s[f] * st.s[f];
     const qn = st.itemNorm[j0];
-    // A pin with no training interactions has a zero factor vector: every cosine would be 0/0. Say "nothing
-    // is known" with an empty list rather than returning the first n pins as noise.
-    if (!(qn > 0) || st.popularity[j0] === 0) return { ids: [], scores: new Float32Array(0), requested: n };
     const scores = new Float32Array(nItems);
     for (let j = 0; j < nItems; j++) {
       let dot = 0;
@@ -335,7 +615,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       scores[j] = den > 0 ? Math.max(-1, Math.min(1, dot / den)) : 0;
     }
     scores[j0] = -Infinity;
-    if (options.filterItems !== undefined) for (const j of this.denseIds('filterItems', options.filterItems)) scores[j] = -Infinity;
+    if (filterItems !== undefined) for (const j of this.denseIds('filterItems', filterItems)) scores[j] = -Infinity;
     return this.ranked(topK(scores, n), scores, n);
   }
 
@@ -351,13 +631,53 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
    * {@link scoreRow} for several rows of raw weights (in the units of the training data): `out` is
    * rows × nItems, row-major, computed by the blocked kernel that {@link recommendBatch} uses.
    */
-  scoreRows(rows: readonly { idx: Int32Array; val: Float32Array }[], out: Float32Array): void {
+  scoreRows(rows: readonly { idx: Int32Array; val: Float32Array; key?: Float64Array }[], out: Float32Array): void {
     const c = this.fitted_().weightScale;
-    this.kernel(c === 1 ? rows : rows.map((r) => ({ idx: r.idx, val: Float32Array.from(r.val, (w) => w * c) })), out);
+    this.kernel(c === 1 ? rows : rows.map((r) => ({ idx: r.idx, val: Float32Array.from(r.val, (w) => w * c), key: r.key })), out);
   }
 
-  private kernel(rows: readonly Row[], out: Float32Array): void {
-    scoreBlocked(this.fitted_(), rows, out);
+  /** Full scores of rows (scaled weights): recency weights, the co-occurrence and factor terms, then transitions. */
+  private kernel(rows: readonly Row[], out: Float32Array, alpha = this.options.popularityPenalty): void {
+    const st = this.fitted_();
+    const prepared = rows.map((r) => prepareRow(st.order, r));
+    scoreBlocked(st, prepared, out);
+    const nItems = st.items.size;
+    if (st.trans && st.order.transitions > 0) {
+      const mark = this.marks();
+      for (let i = 0; i < prepared.length; i++) {
+        const r = prepared[i];
+        for (let p = 0; p < r.idx.length; p++) mark[r.idx[p]] = 1;
+        addTransitions(st.trans, st.order.transitions, r.last, out.subarray(i * nItems, (i + 1) * nItems), (j) => mark[j] === 1, st.live?.tDelta);
+        for (let p = 0; p < r.idx.length; p++) mark[r.idx[p]] = 0;
+      }
+    }
+    if (alpha > 0) {
+      const f = this.penaltyFactors(alpha);
+      for (let i = 0; i < prepared.length; i++) {
+        const o = i * nItems;
+        for (let j = 0; j < nItems; j++) { const v = out[o + j]; out[o + j] = v > 0 ? v / f[j] : v * f[j]; }
+      }
+    }
+  }
+
+  /** max(1, popularity_j)^α per pin, cached for the last α (and dropped when pins change). */
+  private penaltyFactors(alpha: number): Float32Array {
+    const st = this.fitted_();
+    const n = st.items.size;
+    const key = `${alpha}:${this.version_}:${this.updates}`;
+    if (this.penaltyCache?.key !== key) {
+      const f = new Float32Array(n);
+      for (let j = 0; j < n; j++) f[j] = Math.pow(Math.max(1, st.popularity[j]), alpha);
+      this.penaltyCache = { key, f };
+    }
+    return this.penaltyCache.f;
+  }
+
+  /** The reused all-zero pin marks (zero again after every use). */
+  private marks(): Uint8Array {
+    const n = this.fitted_().items.size;
+    if (!this.markScratch || this.markScratch.length !== n) this.markScratch = new Uint8Array(n);
+    return this.markScratch;
   }
 
   /**
@@ -372,12 +692,13 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     const st = this.fitted_();
     let row: { idx: Int32Array; val: Float32Array };
     if (isNewUser(user)) row = this.foldInRow(user);
-    else row = rowOf(st.x, st.users.index(user as U, 'user', 'user'));
+    else row = userRow(st, st.users.index(user as U, 'user', 'user'));
     return this.factorsOf(row);
   }
 
-  private factorsOf(row: Row): Float32Array {
+  private factorsOf(raw: Row): Float32Array {
     const st = this.fitted_();
+    const row = prepareRow(st.order, raw);
     const q = new Float32Array(st.k);
     for (let p = 0; p < row.idx.length; p++) {
       const o = row.idx[p] * st.k;
@@ -401,14 +722,14 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     const st = this.fitted_();
     const k = st.k, n = st.items.size;
     const out = new Float32Array(n * k);
-    for (let j = 0; j < n; j++) for (let f = 0; f < k; f++) out[j * k + f] = st.wt[f * n + j];
+    for (let j = 0; j < n; j++) for (let f = 0; f < k; f++) out[j * k + f] = st.wt[f * st.cap + j];
     return { ids: st.items.ids() as I[], factors: out, dim: k };
   }
 
   /** Item factors V (nItems × k, row-major) and their ids, e.g. to build an inner-product ANN index. */
   itemFactors(): { ids: I[]; factors: Float32Array; dim: number } {
     const st = this.fitted_();
-    return { ids: st.items.ids() as I[], factors: st.v.slice(), dim: st.k };
+    return { ids: st.items.ids() as I[], factors: st.v.slice(0, st.items.size * st.k), dim: st.k };
   }
 
   /** Pin ids in dense-index order. */
@@ -429,7 +750,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
    * const again = await SvdRecommender.load('model.pinrec');
    */
   async save(path: string): Promise<void> {
-    const st = this.fitted_();
+    const st = compactState(this.fitted_());
     const sections: Record<string, import('../core/container.js').SectionArray> = {
       users: st.users.encode(),
       items: st.items.encode(),
@@ -442,13 +763,20 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       popularity: st.popularity,
       itemNorm: st.itemNorm,
     };
+    if (st.xKey) sections.xKey = st.xKey;
+    if (st.trans) {
+      sections.tIndptr = st.trans.counts.indptr;
+      sections.tIndices = st.trans.counts.indices;
+      sections.tData = st.trans.counts.data;
+      sections.tRowSum = st.trans.rowSum;
+    }
     if (st.g && st.itemScale) {
       sections.gIndptr = st.g.indptr;
       sections.gIndices = st.g.indices;
       sections.gData = st.g.data;
       sections.itemScale = st.itemScale;
     }
-    const meta = { options: this.options, k: st.k, nUsers: st.users.size, nItems: st.items.size, lambdaUsed: st.lambdaUsed, weightScale: st.weightScale };
+    const meta = { options: this.options, k: st.k, nUsers: st.users.size, nItems: st.items.size, lambdaUsed: st.lambdaUsed, weightScale: st.weightScale, timed: st.timed, order: st.order };
     await writeContainer(path, KIND, VERSION, meta, sections);
   }
 
@@ -458,8 +786,8 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
    * @throws FileFormatError when the file is missing, truncated, altered, of another kind or version.
    */
   static async load<U extends Id = Id, I extends Id = Id>(path: string): Promise<SvdRecommender<U, I>> {
-    const c = await readContainer<{ options: SvdRecommenderOptions; k: number; nUsers: number; nItems: number; lambdaUsed?: number; weightScale?: number }>(path, KIND);
-    if (c.version !== VERSION) throw new FileFormatError(path, `unsupported svd-recommender version ${c.version} (this build reads ${VERSION})`);
+    const c = await readContainer<{ options: SvdRecommenderOptions; k: number; nUsers: number; nItems: number; lambdaUsed?: number; weightScale?: number; timed?: boolean; order?: OrderSettings }>(path, KIND);
+    if (c.version !== 1 && c.version !== VERSION) throw new FileFormatError(path, `unsupported svd-recommender version ${c.version} (this build reads 1 and ${VERSION})`);
     const meta = c.meta;
     let model: SvdRecommender<U, I>;
     try {
@@ -494,12 +822,20 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       itemNorm: sec('itemNorm', Float32Array),
       lambdaUsed: meta.lambdaUsed === undefined ? 0 : (meta.lambdaUsed as number),
       weightScale: meta.weightScale === undefined ? 1 : meta.weightScale,
+      timed: meta.timed === true,
+      order: loadedOrder(path, meta.order),
+      xKey: c.sections.has('xKey') ? sec('xKey', Float64Array) : undefined,
+      cap: nI,
+      trans: c.sections.has('tIndptr')
+        ? { counts: new CsrMatrix(nI, nI, sec('tIndptr', Int32Array), sec('tIndices', Int32Array), sec('tData', Float32Array)), rowSum: sec('tRowSum', Float64Array) }
+        : undefined,
     };
-    checkLoadedState(path, model.state, meta);
+    checkLoadedState(path, model.state!, meta);
+    model.version_ = 1;
     return model;
   }
 
-  private foldInRow(user: NewUser<I>): { idx: Int32Array; val: Float32Array } {
+  private foldInRow(user: NewUser<I>): Row {
     const st = this.fitted_();
     const { items, weights, types } = user;
     if (!Array.isArray(items)) throw new InvalidParameterError('user.items', 'an array of pin ids', items);
@@ -509,7 +845,12 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     if (types !== undefined && (!Array.isArray(types) || types.length !== items.length)) {
       throw new InvalidParameterError('user.types', `an array of ${items.length} interaction types`, types);
     }
+    const { timestamps } = user;
+    if (timestamps !== undefined && (!Array.isArray(timestamps) || timestamps.length !== items.length)) {
+      throw new InvalidParameterError('user.timestamps', `an array of ${items.length} timestamps`, timestamps);
+    }
     const acc = new Map<number, number>();
+    const when = new Map<number, number>();
     for (let p = 0; p < items.length; p++) {
       let w = 1;
       if (weights) {
@@ -522,15 +863,22 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       }
       checkIdType(`user.items[${p}]`, items[p]);
       const j = st.items.get(items[p]);
+      let t = p;
+      if (timestamps) {
+        t = timestamps[p];
+        if (typeof t !== 'number' || !Number.isFinite(t)) throw new InvalidParameterError(`user.timestamps[${p}]`, 'a finite number', t);
+      }
       if (j < 0) continue; // pins unknown to the model carry no signal here
       acc.set(j, (acc.get(j) ?? 0) + w * st.weightScale);
+      when.set(j, Math.max(when.get(j) ?? -Infinity, t));
     }
     const idx = Int32Array.from(acc.keys()).sort();
     const val = Float32Array.from(idx, (j) => acc.get(j)!);
+    const key = Float64Array.from(idx, (j) => when.get(j)!);
     for (let p = 0; p < val.length; p++) {
       if (!Number.isFinite(val[p])) throw new InvalidParameterError('user.weights', "weights whose sum per pin, on the model's scale, float32 holds", `a sum of ${acc.get(idx[p])} for ${describePin(st, idx[p])}`);
     }
-    return { idx, val };
+    return { idx, val, key };
   }
 
   /** Dense indices of the known pins in a user-supplied iterable (unknown pins are ignored), deduplicated. */
@@ -549,7 +897,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     else {
       checkIdType(name, user);
       const u = st.users.get(user as U);
-      if (u >= 0) row = rowOf(st.x, u);
+      if (u >= 0) row = userRow(st, u);
       else if (fallback === 'error') throw new UnknownIdError(name, user, 'user');
     }
     if (row && row.idx.length === 0 && fallback === 'error') {
@@ -565,18 +913,41 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
   /** `extra` plus every pin the user's pins co-occur with (the pins the `'ease'` sparse term reaches). */
   private withCooccurring(row: Row | undefined, extra: Int32Array): Int32Array {
     const st = this.fitted_();
-    if (!this.markScratch || this.markScratch.length !== st.items.size) this.markScratch = new Uint8Array(st.items.size);
-    return withCooccurring(st, row, extra, this.markScratch);
+    let cand = withCooccurring(st, row, extra, this.marks());
+    if (st.trans && st.order.transitions > 0 && row && row.key) { // and the pins that follow the user's latest pin
+      const last = prepareRow(ORDER_OFF, row).last;
+      if (last >= 0) {
+        const { cols } = transitionRow(st.trans, last, st.live?.tDelta);
+        const mark = this.marks();
+        const out = Array.from(cand);
+        for (const j of cand) mark[j] = 1;
+        for (const j of cols) if (!mark[j]) { mark[j] = 1; out.push(j); }
+        for (const j of out) mark[j] = 0;
+        cand = Int32Array.from(out);
+      }
+    }
+    return cand;
   }
 
   /** Top-n among `cand` only, with the same scores as full ranking (see {@link scoreCandidates}). */
-  private rankCandidates(row: Row | undefined, cand: Int32Array, denied: Int32Array | null, filterSeen: boolean, n: number): Ranked<I> {
+  private rankCandidates(row: Row | undefined, cand: Int32Array, denied: Int32Array | null, filterSeen: boolean, n: number, alpha: number): Ranked<I> {
     const st = this.fitted_();
     const m = cand.length;
     let scores: Float32Array;
     if (row && row.idx.length > 0) {
       if (st.g && (!this.sparseScratch || this.sparseScratch.length !== st.items.size)) this.sparseScratch = new Float64Array(st.items.size);
-      scores = scoreCandidates(st, row, cand, this.sparseScratch);
+      const prepared: PreparedRow = prepareRow(st.order, row);
+      scores = scoreCandidates(st, prepared, cand, this.sparseScratch);
+      if (st.trans && st.order.transitions > 0) {
+        const mark = this.marks();
+        for (let p = 0; p < row.idx.length; p++) mark[row.idx[p]] = 1;
+        addTransitionsTo(st.trans, st.order.transitions, prepared.last, cand, scores, (j) => mark[j] === 1, st.live?.tDelta);
+        for (let p = 0; p < row.idx.length; p++) mark[row.idx[p]] = 0;
+      }
+      if (alpha > 0) {
+        const f = this.penaltyFactors(alpha);
+        for (let c = 0; c < m; c++) { const v = scores[c]; scores[c] = v > 0 ? v / f[cand[c]] : v * f[cand[c]]; }
+      }
     } else scores = Float32Array.from(cand, (j) => st.popularity[j]);
     if ((filterSeen && row) || denied) {
       const drop = new Set<number>(denied ?? []);
@@ -613,6 +984,31 @@ function autoLambda(ritz: Float64Array, k: number): number {
   return Math.max(3 * next * next, Number.MIN_VALUE * 1e10, 1e-12);
 }
 
+
+/** Validate the `order` option. */
+function checkOrder(o: unknown): SvdRecommenderOptions['order'] & object | 'auto' | 'off' {
+  if (o === 'auto' || o === 'off') return o;
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new InvalidParameterError('order', "'auto', 'off' or { decay?, halfLife?, transitions? }", o);
+  const r = o as { decay?: unknown; halfLife?: unknown; transitions?: unknown };
+  for (const key of Object.keys(r)) if (!['decay', 'halfLife', 'transitions'].includes(key)) throw new InvalidParameterError(`order.${key}`, 'one of decay, halfLife, transitions', key);
+  const out: { decay?: number; halfLife?: number; transitions?: number } = {};
+  if (r.decay !== undefined) out.decay = checkNumber('order.decay', r.decay as number, Number.MIN_VALUE, 1);
+  if (r.halfLife !== undefined) out.halfLife = checkNumber('order.halfLife', r.halfLife as number, Number.MIN_VALUE);
+  if (r.transitions !== undefined) out.transitions = checkNumber('order.transitions', r.transitions as number, 0);
+  if (out.decay !== undefined && out.halfLife !== undefined) throw new InvalidParameterError('order.halfLife', 'absent when order.decay is given (recency by position or by time, not both)', out.halfLife);
+  return Object.freeze(out);
+}
+
+/** The order settings of a loaded file (version 1 files have none: plain scoring). */
+function loadedOrder(path: string, o: unknown): OrderSettings {
+  if (o === undefined) return { ...ORDER_OFF };
+  const r = o as OrderSettings;
+  const ok = r !== null && typeof r === 'object' && typeof r.decay === 'number' && r.decay > 0 && r.decay <= 1
+    && (r.halfLife === null || (typeof r.halfLife === 'number' && r.halfLife > 0 && Number.isFinite(r.halfLife)))
+    && typeof r.transitions === 'number' && r.transitions >= 0 && Number.isFinite(r.transitions);
+  if (!ok) throw new FileFormatError(path, 'header holds invalid order settings');
+  return { decay: r.decay, halfLife: r.halfLife, transitions: r.transitions };
+}
 
 function iterableOf<T>(name: string, v: Iterable<T>): Iterable<T> {
   if (v === null || typeof v !== 'object' || typeof (v as Iterable<T>)[Symbol.iterator] !== 'function') {

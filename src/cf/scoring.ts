@@ -59,24 +59,30 @@ export function scoreBlocked(st: FittedState, rows: readonly Row[], out: Float32
   const base = new Float64Array(st.g ? b * nItems : 0);
   if (st.g && st.itemScale) {
     const g = st.g;
+    const gRows = g.rows;
     for (let r = 0; r < b; r++) {
       const { idx, val } = rows[r];
       const o = r * nItems;
       for (let p = 0; p < idx.length; p++) {
         const i = idx[p];
         const w = val[p];
-        for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) {
-          const j = g.indices[e];
-          base[o + j] += w * g.data[e] * st.itemScale[j];
+        if (i < gRows) {
+          for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) {
+            const j = g.indices[e];
+            base[o + j] += w * g.data[e] * st.itemScale[j];
+          }
         }
+        const extra = st.live?.gDelta.get(i);
+        if (extra) for (const [j, gv] of extra) base[o + j] += w * gv * st.itemScale[j];
       }
     }
   }
   const wt = st.wt;
+  const stride = st.cap;
   if (b === 1) {
     // One row: stream each factor's row of the scoring matrix once over every pin (the per-pin sum is the
     // same float64 sum in the same order as the blocked kernel's, so the results are identical).
-    streamRow(q, wt, k, nItems, base.length > 0 ? base : new Float64Array(nItems), out);
+    streamRow(q, wt, k, nItems, stride, base.length > 0 ? base : new Float64Array(nItems), out);
     return;
   }
   const BLOCK = 2048;
@@ -89,12 +95,12 @@ export function scoreBlocked(st: FittedState, rows: readonly Row[], out: Float32
       if (base.length > 0) for (let t = 0; t < nr; t++) acc.set(base.subarray((r0 + t) * nItems + j0, (r0 + t) * nItems + j0 + len), t * BLOCK);
       if (nr === 1) { // a last single row: the same arithmetic as the 4-row kernel for row 0, a quarter of the work
         for (let f = 0; f < k; f++) {
-          const o = f * nItems + j0;
+          const o = f * stride + j0;
           const q0 = q[r0 * k + f];
           for (let j = 0; j < len; j++) acc[j] += q0 * wt[o + j];
         }
       } else for (let f = 0; f < k; f++) {
-        const o = f * nItems + j0;
+        const o = f * stride + j0;
         const q0 = q[r0 * k + f];
         const q1 = nr > 1 ? q[(r0 + 1) * k + f] : 0;
         const q2 = nr > 2 ? q[(r0 + 2) * k + f] : 0;
@@ -117,10 +123,10 @@ export function scoreBlocked(st: FittedState, rows: readonly Row[], out: Float32
 }
 
 /** acc += Σ_f q_f · wt[f, ·] (f ascending), then out = acc: a small function V8 optimises on its own. */
-function streamRow(q: Float64Array, wt: Float32Array, k: number, nItems: number, acc: Float64Array, out: Float32Array): void {
+function streamRow(q: Float64Array, wt: Float32Array, k: number, nItems: number, stride: number, acc: Float64Array, out: Float32Array): void {
   for (let f = 0; f < k; f++) {
     const qf = q[f];
-    const o = f * nItems;
+    const o = f * stride;
     for (let j = 0; j < nItems; j++) acc[j] += qf * wt[o + j];
   }
   for (let j = 0; j < nItems; j++) out[j] = acc[j];
@@ -136,7 +142,9 @@ export function withCooccurring(st: FittedState, row: Row | undefined, extra: In
   for (const j of extra) if (!mark[j]) { mark[j] = 1; out.push(j); }
   for (let p = 0; p < row.idx.length; p++) {
     const i = row.idx[p];
-    for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) { const j = g.indices[e]; if (!mark[j]) { mark[j] = 1; out.push(j); } }
+    if (i < g.rows) for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) { const j = g.indices[e]; if (!mark[j]) { mark[j] = 1; out.push(j); } }
+    const extra = st.live?.gDelta.get(i);
+    if (extra) for (const j of extra.keys()) if (!mark[j]) { mark[j] = 1; out.push(j); }
   }
   for (const j of out) mark[j] = 0;
   return Int32Array.from(out);
@@ -150,7 +158,7 @@ export function withCooccurring(st: FittedState, row: Row | undefined, extra: In
 export function scoreCandidates(st: FittedState, row: Row, cand: Int32Array, scratch?: Float64Array): Float32Array {
   const m = cand.length;
   const scores = new Float32Array(m);
-  const k = st.k, nItems = st.items.size, wt = st.wt;
+  const k = st.k, nItems = st.items.size, wt = st.wt, stride = st.cap;
   const q = new Float64Array(k);
   for (let p = 0; p < row.idx.length; p++) {
     const o = row.idx[p] * k;
@@ -164,18 +172,25 @@ export function scoreCandidates(st: FittedState, row: Row, cand: Int32Array, scr
     for (let p = 0; p < row.idx.length; p++) {
       const i = row.idx[p];
       const w = row.val[p];
-      for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) { const j = g.indices[e]; base[j] += w * g.data[e] * st.itemScale[j]; }
+      if (i < g.rows) for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) { const j = g.indices[e]; base[j] += w * g.data[e] * st.itemScale[j]; }
+      const extra = st.live?.gDelta.get(i);
+      if (extra) for (const [j, gv] of extra) base[j] += w * gv * st.itemScale[j];
     }
   }
   for (let c = 0; c < m; c++) {
     const j = cand[c];
     let acc = base ? base[j] : 0;
-    for (let f = 0; f < k; f++) acc += q[f] * wt[f * nItems + j];
+    for (let f = 0; f < k; f++) acc += q[f] * wt[f * stride + j];
     scores[c] = acc;
   }
   if (base) { // reset only what the sparse pass touched
     const g = st.g!;
-    for (let p = 0; p < row.idx.length; p++) { const i = row.idx[p]; for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) base[g.indices[e]] = 0; }
+    for (let p = 0; p < row.idx.length; p++) {
+      const i = row.idx[p];
+      if (i < g.rows) for (let e = g.indptr[i]; e < g.indptr[i + 1]; e++) base[g.indices[e]] = 0;
+      const extra = st.live?.gDelta.get(i);
+      if (extra) for (const j of extra.keys()) base[j] = 0;
+    }
   }
   return scores;
 }

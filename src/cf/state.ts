@@ -3,6 +3,7 @@ import type { IdMap } from '../core/ids.js';
 import type { NewUser } from '../core/interfaces.js';
 import type { Id } from '../core/types.js';
 import type { CsrMatrix } from './csr.js';
+import type { OrderSettings, Transitions } from './order.js';
 
 /** Everything `fit` learns (and `save` writes). */
 export interface FittedState {
@@ -27,13 +28,54 @@ export interface FittedState {
   itemNorm: Float32Array;
   /** Factor applied to every training weight (1 / their RMS) and to folded-in weights. */
   weightScale: number;
+  /** When each entry of `x` last happened (timestamps or input positions), parallel to `x.data`. */
+  xKey?: Float64Array;
+  /** Whether `xKey` holds timestamps. */
+  timed: boolean;
+  /** Order-aware scoring settings (plain scoring: decay 1, transitions 0). */
+  order: OrderSettings;
+  /** Next-pin counts, when the training matrix came with its log. */
+  trans?: Transitions;
+  /**
+   * Capacity of the per-pin arrays and the stride of `wt` (≥ the number of pins): pins added after the fit
+   * take free slots without moving the factors of the others.
+   */
+  cap: number;
+  /** What updates after the fit changed (absent until the first update). */
+  live?: LiveState;
 }
 
-/** A user's interaction row: dense pin indices and weights. */
-export type Row = { idx: Int32Array; val: Float32Array };
+/** The changes updates make on top of the fitted state. */
+export interface LiveState {
+  /** Rows of users whose interactions changed (or who are new), replacing their row of `x`. */
+  rows: Map<number, { idx: Int32Array; val: Float32Array; key: Float64Array }>;
+  /** Co-occurrence added since the fit: gDelta[i][j] adds to XᵀX[i, j] (symmetric). */
+  gDelta: Map<number, Map<number, number>>;
+  /** Next-pin counts added since the fit. */
+  tDelta: Map<number, Map<number, number>>;
+  /** Pins and users the fit knew (later ones were added by updates). */
+  basePins: number;
+  baseUsers: number;
+  /** The latest event key seen (events without a timestamp are stamped after it). */
+  clock: number;
+  /** Events applied since the fit. */
+  events: number;
+}
 
-export function rowOf(x: CsrMatrix, r: number): Row {
-  return { idx: x.indices.subarray(x.indptr[r], x.indptr[r + 1]), val: x.data.subarray(x.indptr[r], x.indptr[r + 1]) };
+/** A user's interaction row: dense pin indices and weights, and optionally when each happened (larger = later). */
+export type Row = { idx: Int32Array; val: Float32Array; key?: Float64Array };
+
+/** A user's current row: their row after updates, else their row of the fitted matrix. */
+export function userRow(st: FittedState, u: number): Row {
+  const live = st.live?.rows.get(u);
+  if (live) return live;
+  if (u >= st.x.rows) return { idx: new Int32Array(0), val: new Float32Array(0), key: new Float64Array(0) };
+  return rowOf(st.x, u, st.xKey);
+}
+
+export function rowOf(x: CsrMatrix, r: number, key?: Float64Array): Row {
+  const a = x.indptr[r], b = x.indptr[r + 1];
+  return { idx: x.indices.subarray(a, b), val: x.data.subarray(a, b), key: key?.subarray(a, b) };
 }
 
 

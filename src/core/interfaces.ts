@@ -34,6 +34,11 @@ export interface NewUser<I extends Id = Id> {
   weights?: readonly number[];
   /** Interaction type of each interaction (instead of weights), weighed by the model's type weights. */
   types?: readonly string[];
+  /**
+   * When each interaction happened (any finite numbers, larger = later), for order-aware scoring. Without
+   * them, `items` is taken to be in the order the interactions happened, oldest first.
+   */
+  timestamps?: readonly number[];
 }
 
 /** Options every {@link Recommender.recommend} understands. */

@@ -132,7 +132,9 @@ describe('SvdRecommender API', () => {
     const { indptr, indices, data } = X.csr;
     const items = Array.from(indices.subarray(indptr[u], indptr[u + 1]), (j) => X.items.id(j));
     const weights = Array.from(data.subarray(indptr[u], indptr[u + 1]));
-    const folded = model.recommend({ items, weights }, { n: 10 });
+    // when each pin happened: the order-aware scoring (on by default) ranks the user's pins by it
+    const timestamps = Array.from(X.lastEvent!.subarray(indptr[u], indptr[u + 1]));
+    const folded = model.recommend({ items, weights, timestamps }, { n: 10 });
     const known = model.recommend(X.users.id(u), { n: 10 });
     expect(folded.ids).toEqual(known.ids);
     for (let i = 0; i < 10; i++) expect(folded.scores[i]).toBeCloseTo(known.scores[i], 4);
@@ -154,8 +156,24 @@ describe('SvdRecommender API', () => {
     const r = model.similarItems(pin, { n: 5 });
     expect(r.ids).toHaveLength(5);
     expect(r.ids).not.toContain(pin);
-    for (const s of r.scores) expect(Math.abs(s)).toBeLessThanOrEqual(1 + 1e-5);
+    // by default: what the model recommends to a user whose only pin is `pin`
+    const one = model.recommend({ items: [pin], weights: [1 / model.weightScale] }, { n: 5 });
+    expect(r.ids).toEqual(one.ids);
+    expect(Array.from(r.scores)).toEqual(Array.from(one.scores));
+    const cos = model.similarItems(pin, { n: 5, by: 'cosine' });
+    expect(cos.ids).not.toContain(pin);
+    for (const s of cos.scores) expect(Math.abs(s)).toBeLessThanOrEqual(1 + 1e-5);
     expect(() => model.similarItems(123456)).toThrow(UnknownIdError);
+    // batched, with an allow-list: position i equals the single call
+    const pins = [X.items.id(4), X.items.id(7), X.items.id(9)];
+    const allow = Array.from({ length: 20 }, (_, j) => X.items.id(j * 2));
+    const batch = model.similarItemsBatch(pins, { n: 4, allowItems: allow });
+    pins.forEach((p, i) => {
+      expect(batch[i]).toEqual(model.similarItems(p, { n: 4, allowItems: allow }));
+      for (const id of batch[i].ids) expect(allow).toContain(id);
+    });
+    const cosBatch = model.similarItemsBatch(pins, { n: 4, allowItems: allow, by: 'cosine' });
+    for (const l of cosBatch) for (const id of l.ids) expect(allow).toContain(id);
   });
 
   it('rejects bad parameters with named errors', () => {
