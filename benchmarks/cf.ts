@@ -2,10 +2,11 @@
  * Collaborative-filtering benchmark.
  *
  *   npm run bench -- cf [--data FILE --format seq|ratings-csv|arrow] [--factors 64,128] [--scoring ease,puresvd]
- *                       [--lambda auto,200] [--max-users N] [--json] [--out FILE] [--quick]
+ *                       [--lambda auto,200] [--order off|auto] [--max-users N] [--json] [--out FILE] [--quick]
  *   npm run bench -- cf --synthetic [--nnz 1000000,5000000,20000000] [--factors 64]     fit time + memory curve
  *   npm run bench -- cf --anchor [--data FILE | --synthetic-matrix] --factors 64,100      side by side with sklearn/scipy
  *   npm run bench -- cf --latency [--items 1000000] [--factors 64]                         recommend latency, 1M pins
+ *   npm run bench -- cf --live [--sections order,shuffled,popularity,replay,updates]   order-aware scoring, updates, popularity (see cf-live.ts)
  *   npm run bench -- cf --demo [--data FILE]     the README's demo: a seeded synthetic catalogue (or FILE), fit, evaluate, recommend
  *
  * Quality: leave-last-out (last item of each user held out), full ranking over all pins with training pins
@@ -21,12 +22,13 @@ import {
   SvdRecommender, evaluate, leaveLastOut, readArrowFile, readRatingsCsv, readSequenceFile, randomizedSvd,
   syntheticInteractions, type InteractionLog, type InteractionMatrix, type Scoring,
 } from '../src/cf/index.js';
+import { live } from './cf-live.js';
 import { dataRoot, num, nums, parseArgs, peakRssMb, printTable, report, since, stats, str, type Args } from './lib.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ['synthetic', 'anchor', 'latency', 'synthetic-matrix', 'help', 'demo']);
+  const args = parseArgs(argv, ['synthetic', 'anchor', 'latency', 'synthetic-matrix', 'help', 'demo', 'live']);
   if (args.help) {
     console.log((await import('node:fs')).readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
     return;
@@ -39,6 +41,7 @@ export async function main(argv: string[]): Promise<void> {
   if (args.anchor) return anchorCompare(args);
   if (args.latency) return latency(args);
   if (args.demo) return demo(args);
+  if (args.live) return live(args);
   return quality(args);
 }
 
@@ -76,17 +79,20 @@ async function quality(args: Args): Promise<void> {
   const loadSeconds = since(t0);
   const X = split.train;
   const rows: Record<string, unknown>[] = [];
+  // plain scoring unless asked: the tables of the README were made that way (`--order auto` for the default)
+  const order = (str(args, 'order') ?? 'off') as 'off' | 'auto';
+  if (order !== 'off' && order !== 'auto') throw new Error(`--order must be off or auto (got ${order})`);
   for (const factors of factorsList) {
     for (const scoring of scorings) {
       for (const lambda of scoring === 'ease' ? lambdas : (['auto'] as const)) {
         t0 = performance.now();
-        const model = new SvdRecommender({ factors, scoring, lambda, nIter: nIter as number | 'auto' }).fit(X);
+        const model = new SvdRecommender({ factors, scoring, lambda, nIter: nIter as number | 'auto', order }).fit(X);
         const fitSeconds = since(t0);
         t0 = performance.now();
         const m = evaluate(model, split, { k: 10, maxUsers });
         const evalSeconds = since(t0);
         rows.push({
-          dataset: path.basename(file), users: X.nUsers, items: X.nItems, nnz: X.nnz, factors, scoring,
+          dataset: path.basename(file), users: X.nUsers, items: X.nItems, nnz: X.nnz, factors, scoring, order: order === 'auto' ? JSON.stringify(model.order) : 'off',
           lambda: scoring === 'ease' ? (lambda === 'auto' ? `auto=${model.lambda.toFixed(0)}` : lambda) : undefined, fitSeconds, evalSeconds, evalUsers: m.users,
           hr10: m.hr, ndcg10: m.ndcg, mrr: m.mrr, coverage10: m.coverage, peakRssMb: peakRssMb(),
         });
