@@ -261,6 +261,7 @@ function updatesSection(pins: number, events: number): Record<string, unknown> {
     model.update([e]);
     times.push(performance.now() - s);
   }
+  const timedKinds = { ...kinds };
   const batch = Array.from({ length: events }, (_, i) => make(events + i));
   const tb = performance.now();
   model.update(batch);
@@ -268,7 +269,7 @@ function updatesSection(pins: number, events: number): Record<string, unknown> {
   const sorted = times.slice().sort((a, b) => a - b);
   const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
   const row = {
-    pins, users, nnz: log.length, factors: 64, fitSeconds, events, kinds: `${kinds.known} known / ${kinds.newPin} new-pin / ${kinds.newUser} new-user`,
+    pins, users, nnz: log.length, factors: 64, fitSeconds, events, kinds: `${timedKinds.known} known / ${timedKinds.newPin} new-pin / ${timedKinds.newUser} new-user`,
     meanMs: times.reduce((a, b) => a + b, 0) / times.length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: sorted[sorted.length - 1],
     batchEventsPerSecond: events / (batchMs / 1000), target: 'per-event ≤ 1 ms at 1M pins',
   };

@@ -30,7 +30,7 @@ import { defaultThreads } from './parallel.js';
 import { type FittedState, type Row, isNewUser, userRow } from './state.js';
 import { scoreBlocked, scoreCandidates, scoringMatrix, withCooccurring } from './scoring.js';
 import { checkLoadedState } from './model-file.js';
-import { applyEvent, compactState, liveOf } from './updates.js';
+import { applyEvent, compactState, liveOf, reservePins } from './updates.js';
 import {
   ORDER_OFF, addTransitions, addTransitionsTo, chooseOrder, countTransitions, prepareRow, transitionRow,
   type ChooseOrderOptions, type OrderChoice, type OrderSettings, type PreparedRow,
@@ -278,6 +278,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       st.order = { decay: ord.decay ?? 1, halfLife: ord.halfLife ?? null, transitions: ord.transitions ?? 0 };
     }
     if (st.order.transitions === 0 && ord !== 'auto') st.trans = undefined; // (kept under 'auto', for a refit to choose again)
+    reservePins(st, pinSlack(n));
     this.state = st;
     this.version_++;
     this.userCache = undefined;
@@ -831,6 +832,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
         : undefined,
     };
     checkLoadedState(path, model.state!, meta);
+    reservePins(model.state!, pinSlack(nI));
     model.version_ = 1;
     return model;
   }
@@ -976,6 +978,11 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     if (!this.state) throw new NotFittedError('SvdRecommender');
     return this.state;
   }
+}
+
+/** Pins' capacity after a fit or load: room for 1/16 more pins (at least 64) before the arrays grow. */
+function pinSlack(n: number): number {
+  return n + Math.max(64, Math.ceil(n / 16));
 }
 
 /** λ = 3·σ²_{k+1}, from the Ritz estimate of the first singular value left out (σ_k when none is left). */

@@ -12,7 +12,8 @@
  *   move (that is what a refit is for).
  *
  * Each event costs O(|x_u| · k) for new pins and O(|x_u|) otherwise, independent of the catalogue size
- * (but a pin beyond the arrays' capacity grows them, an O(pins · k) copy, amortised by growing 25% at a time).
+ * (a pin beyond the arrays' capacity grows them, an O(pins · k) copy: `fit` leaves room for pins/16 new pins,
+ * and later growth is by 25%, so it is amortised — and a refit resets it).
  */
 import { IdMap } from '../core/ids.js';
 import { CsrMatrix } from './csr.js';
@@ -33,8 +34,16 @@ export function liveOf(st: FittedState): LiveState {
 /** Make room for pin index `j` in every per-pin array (capacity grows by 25%, at least 64). */
 export function ensurePinCapacity(st: FittedState, j: number): void {
   if (j < st.cap) return;
+  reservePins(st, Math.max(j + 1, Math.ceil(st.cap * 1.25), st.cap + 64));
+}
+
+/**
+ * Room for `cap` pins in every per-pin array (an O(pins · k) copy). `fit` and `load` reserve 1/16 more pins
+ * than they have, so the first new pins never pay for it.
+ */
+export function reservePins(st: FittedState, cap: number): void {
+  if (cap <= st.cap) return;
   const k = st.k;
-  const cap = Math.max(j + 1, Math.ceil(st.cap * 1.25), st.cap + 64);
   const grow32 = (a: Float32Array, per: number) => { const b = new Float32Array(cap * per); b.set(a.subarray(0, st.cap * per)); return b; };
   st.v = grow32(st.v, k);
   const wt = new Float32Array(k * cap);
@@ -159,6 +168,7 @@ export function compactState(st: FittedState): FittedState {
     ...st, v: cut32(st.v, k), wt, itemNorm: cut32(st.itemNorm, 1), popularity: st.popularity.slice(0, nI),
     itemScale: st.itemScale ? cut32(st.itemScale, 1) : undefined, cap: nI, live: undefined,
     users: IdMap.from(st.users.ids()), items: IdMap.from(st.items.ids()),
+    trans: st.trans ? { counts: st.trans.counts, rowSum: st.trans.rowSum.slice(0, nI) } : undefined,
   };
   if (!live) return out;
   // interactions

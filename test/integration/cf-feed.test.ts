@@ -7,14 +7,16 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HnswIndex } from '../../src/ann/index.js';
-import { SvdRecommender, interactionsFromColumns, readRatingsCsv, syntheticInteractions, type InteractionLog } from '../../src/cf/index.js';
+import { SvdRecommender, interactionsFromColumns, readRatingsCsv, syntheticInteractions, type InteractionLog, type SvdRecommenderOptions } from '../../src/cf/index.js';
 import { CfCandidateSource, FeedGenerator, PopularSource, type PopularPin } from '../../src/ranking/index.js';
 
 const DATA = process.env.PINREC_DATA ?? path.resolve(__dirname, '../../../shared/datasets');
 const ML = path.join(DATA, 'ml-latest-small', 'ratings.csv');
 
-const cases: { name: string; log: () => Promise<InteractionLog> }[] = [
+const cases: { name: string; log: () => Promise<InteractionLog>; order?: SvdRecommenderOptions['order'] }[] = [
   { name: 'synthetic power-law catalogue', log: async () => syntheticInteractions({ users: 400, items: 300, events: 5000, seed: 3 }) },
+  // order-aware scoring (recency + next-pin term) must reach the feed the same way
+  { name: 'synthetic catalogue with order-aware scoring on', log: async () => syntheticInteractions({ users: 400, items: 300, events: 5000, seed: 4 }), order: { decay: 0.7, transitions: 2 } },
 ];
 if (existsSync(ML)) cases.push({ name: 'MovieLens latest-small (ratings >= 4)', log: () => readRatingsCsv(ML, { minRating: 4 }) });
 else it.skip(`MovieLens path skipped: ${ML} is missing (set PINREC_DATA)`, () => undefined);
@@ -22,8 +24,8 @@ else it.skip(`MovieLens path skipped: ${ML} is missing (set PINREC_DATA)`, () =>
 const opened: HnswIndex[] = [];
 afterAll(async () => { for (const i of opened) await i.close(); });
 
-async function buildFeed(log: InteractionLog, factors: number) {
-  const model = new SvdRecommender({ factors, seed: 1 }).fit(log.toMatrix());
+async function buildFeed(log: InteractionLog, factors: number, order?: SvdRecommenderOptions['order']) {
+  const model = new SvdRecommender({ factors, seed: 1, order }).fit(log.toMatrix());
   const f = model.scoringFactors();
   const index = new HnswIndex({ metric: 'ip', dim: f.dim, capacity: f.ids.length, seed: 1 });
   opened.push(index);
@@ -40,7 +42,7 @@ for (const c of cases) {
   describe(`CF → HNSW(ip) → CfCandidateSource → FeedGenerator on ${c.name}`, () => {
     it('warm users: the feed ranks CF pins as recommend() does; cold and fully excluded users get empty sources, not failures', async () => {
       const log = await c.log();
-      const { model, cf, feed, trendingPins } = await buildFeed(log, 24);
+      const { model, cf, feed, trendingPins } = await buildFeed(log, 24, c.order);
       const users = model.userIds().slice(0, 40);
       const ctx = { signal: new AbortController().signal, limit: 1000, exclude: new Set<never>() };
       let overlap = 0;
