@@ -262,7 +262,9 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     const wantsTrans = ord === 'auto' || (typeof ord === 'object' && (ord.transitions ?? 0) > 0);
     const trans = xKey && wantsTrans ? countTransitions(matrix) : undefined;
     const st: FittedState = {
-      users: matrix.users, items: matrix.items, x, k, s: svd.s, v, wt, itemScale, g, popularity, itemNorm, lambdaUsed, weightScale,
+      // id tables of the model's own: updates add ids, and the caller's matrix must not change under them
+      users: IdMap.from(matrix.users.ids()), items: IdMap.from(matrix.items.ids()), ownsIds: true,
+      x, k, s: svd.s, v, wt, itemScale, g, popularity, itemNorm, lambdaUsed, weightScale,
       xKey, timed: matrix.timed, order: { ...ORDER_OFF }, trans, cap: n,
     };
     this.orderChoice = undefined;
@@ -824,6 +826,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       lambdaUsed: meta.lambdaUsed === undefined ? 0 : (meta.lambdaUsed as number),
       weightScale: meta.weightScale === undefined ? 1 : meta.weightScale,
       timed: meta.timed === true,
+      ownsIds: true,
       order: loadedOrder(path, meta.order),
       xKey: c.sections.has('xKey') ? sec('xKey', Float64Array) : undefined,
       cap: nI,

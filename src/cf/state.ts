@@ -41,6 +41,8 @@ export interface FittedState {
    * take free slots without moving the factors of the others.
    */
   cap: number;
+  /** Whether `users` and `items` belong to the model alone (updates add ids to them). */
+  ownsIds?: boolean;
   /** What updates after the fit changed (absent until the first update). */
   live?: LiveState;
 }

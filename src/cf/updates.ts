@@ -20,13 +20,16 @@ import { CsrMatrix } from './csr.js';
 import type { FittedState, LiveState } from './state.js';
 import { userRow } from './state.js';
 
-/** Start tracking updates (clones the id tables, which the fitted matrix shares with its caller). */
+/** Start tracking updates. */
 export function liveOf(st: FittedState): LiveState {
   if (st.live) return st.live;
   let clock = -Infinity;
   if (st.xKey) for (let p = 0; p < st.xKey.length; p++) if (st.xKey[p] > clock) clock = st.xKey[p];
-  st.users = IdMap.from(st.users.ids());
-  st.items = IdMap.from(st.items.ids());
+  if (!st.ownsIds) { // (fit and load give the model id tables of its own; this is for states made by hand)
+    st.users = IdMap.from(st.users.ids());
+    st.items = IdMap.from(st.items.ids());
+    st.ownsIds = true;
+  }
   st.live = { rows: new Map(), gDelta: new Map(), tDelta: new Map(), basePins: st.items.size, baseUsers: st.users.size, clock: Number.isFinite(clock) ? clock : 0, events: 0 };
   return st.live;
 }
@@ -167,7 +170,7 @@ export function compactState(st: FittedState): FittedState {
   const out: FittedState = {
     ...st, v: cut32(st.v, k), wt, itemNorm: cut32(st.itemNorm, 1), popularity: st.popularity.slice(0, nI),
     itemScale: st.itemScale ? cut32(st.itemScale, 1) : undefined, cap: nI, live: undefined,
-    users: IdMap.from(st.users.ids()), items: IdMap.from(st.items.ids()),
+    users: IdMap.from(st.users.ids()), items: IdMap.from(st.items.ids()), ownsIds: true,
     trans: st.trans ? { counts: st.trans.counts, rowSum: st.trans.rowSum.slice(0, nI) } : undefined,
   };
   if (!live) return out;
