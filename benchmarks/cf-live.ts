@@ -2,6 +2,7 @@
  * CF for a live catalogue (issue [8]): order-aware scoring, updates without refitting, decay and popularity.
  *
  *   npm run bench -- cf --live [--sections order,shuffled,popularity,replay,updates] [--quick] [--json]
+ *   (or npm run bench -- cf-live …)
  *       [--max-users N] [--pins 1000000] [--events 20000]
  *
  * - order: plain SVD-EASE against the default order-aware scoring ('auto'), Amazon Beauty (256 factors) and
@@ -25,7 +26,7 @@ import {
   type InteractionLog,
 } from '../src/cf/index.js';
 import { Rng } from '../src/core/rng.js';
-import { dataRoot, num, printTable, report, since, str, type Args } from './lib.js';
+import { dataRoot, num, parseArgs, printTable, report, since, str, type Args } from './lib.js';
 
 interface Dataset { name: string; file?: string; factors: number; log?: InteractionLog<string, string> }
 
@@ -62,6 +63,16 @@ function chains(users: number, pins: number, seed = 1): InteractionLog<string, s
 
 async function load(d: Dataset): Promise<InteractionLog<string, string>> {
   return d.log ?? (await readSequenceFile(d.file!));
+}
+
+/** `npm run bench -- cf-live …` is the same as `npm run bench -- cf --live …`. */
+export async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv, ['help', 'live']);
+  if (args.help) {
+    console.log((await import('node:fs')).readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]);
+    return;
+  }
+  return live(args);
 }
 
 export async function live(args: Args): Promise<void> {
