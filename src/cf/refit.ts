@@ -66,7 +66,11 @@ export async function fitInWorker<U extends Id, I extends Id>(matrix: Interactio
       w.once('message', (m: { ok: boolean; error?: string; name?: string }) => {
         settled = true;
         if (m.ok) resolve();
-        else reject(Object.assign(new Error(`refit worker: ${m.error}`), { name: m.name ?? 'Error' }));
+        else {
+          const err = new Error(`refit worker: ${m.error}`);
+          if (typeof m.name === 'string') err.name = m.name;
+          reject(err);
+        }
       });
       w.once('error', (e) => { settled = true; reject(e); });
       w.once('exit', (code) => { if (!settled) reject(new Error(`refit worker exited with code ${code}`)); });
