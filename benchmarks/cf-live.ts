@@ -61,6 +61,18 @@ function chains(users: number, pins: number, seed = 1): InteractionLog<string, s
   return interactionsFromColumns({ users: us, items: its });
 }
 
+/** Each user's pins in input order. */
+function sequences(log: InteractionLog<string, string>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (let e = 0; e < log.length; e++) {
+    const u = log.users.id(log.user[e]);
+    let l = out.get(u);
+    if (!l) out.set(u, (l = []));
+    l.push(log.items.id(log.item[e]));
+  }
+  return out;
+}
+
 async function load(d: Dataset): Promise<InteractionLog<string, string>> {
   return d.log ?? (await readSequenceFile(d.file!));
 }
@@ -117,13 +129,7 @@ async function shuffledSection(d: Dataset | undefined, maxUsers?: number): Promi
   if (!d) return undefined;
   const log = await load(d);
   const rng = new Rng(3);
-  const byUser = new Map<string, string[]>();
-  for (let e = 0; e < log.length; e++) {
-    const u = log.users.id(log.user[e]);
-    let l = byUser.get(u);
-    if (!l) byUser.set(u, (l = []));
-    l.push(log.items.id(log.item[e]));
-  }
+  const byUser = sequences(log);
   const users: string[] = [], items: string[] = [];
   for (const [u, l] of byUser) for (const it of rng.shuffle(l)) { users.push(u); items.push(it); }
   const split = leaveLastOut(interactionsFromColumns({ users, items }), { by: 'order', combine: 'max' });
@@ -187,13 +193,7 @@ async function replaySection(sets: Dataset[], quick: boolean): Promise<Record<st
   const rows: Record<string, unknown>[] = [];
   for (const d of sets) {
     const log = await load(d);
-    const seqs = new Map<string, string[]>();
-    for (let e = 0; e < log.length; e++) {
-      const u = log.users.id(log.user[e]);
-      let l = seqs.get(u);
-      if (!l) seqs.set(u, (l = []));
-      l.push(log.items.id(log.item[e]));
-    }
+    const seqs = sequences(log);
     const head: { u: string; i: string }[] = [];
     const tails = new Map<string, string[]>();
     for (const [u, l] of seqs) {

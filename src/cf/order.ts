@@ -298,8 +298,7 @@ export function chooseOrder(
       if (st.g && last >= 0) {
         const g = st.g;
         const lo = g.indptr[last], hi = g.indptr[last + 1];
-        const ord = Int32Array.from({ length: hi - lo }, (_, q) => lo + q).sort((a2, b2) => g.data[b2] - g.data[a2]);
-        for (let q = 0; q < Math.min(300, ord.length); q++) add(g.indices[ord[q]]);
+        for (const q of topKIndices(g.data.subarray(lo, hi), 300)) add(g.indices[lo + q]);
       }
       for (const j of list) mark[j] = 0;
       for (let p = 0; p < h.row.idx.length; p++) seen[h.row.idx[p]] = 0;
