@@ -535,14 +535,14 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     const empty = (): Ranked<I> => ({ ids: [], scores: new Float32Array(0), requested: n });
     const known = (j: number) => st.popularity[j] > 0 && st.itemNorm[j] > 0;
     if (by === 'cosine') {
-      let filter: Iterable<I> | undefined = options.filterItems;
+      // read each iterable once: the same filters for every pin
+      const filter = options.filterItems === undefined ? undefined : Array.from(iterableOf('filterItems', options.filterItems));
+      const allow = options.allowItems === undefined ? undefined : new Set(this.denseIds('allowItems', options.allowItems));
       return js.map((j) => {
         if (!known(j)) return empty();
-        const r = this.cosineNeighbours(j, options.allowItems === undefined ? n : st.items.size, filter);
-        if (options.allowItems === undefined) return r;
-        const allow = new Set(this.denseIds('allowItems', options.allowItems));
+        const r = this.cosineNeighbours(j, allow === undefined ? n : st.items.size, filter);
+        if (allow === undefined) return r;
         const keep = r.ids.map((id, t) => [id, r.scores[t]] as const).filter(([id]) => allow.has(st.items.get(id))).slice(0, n);
-        filter = options.filterItems;
         return { ids: keep.map(([id]) => id), scores: Float32Array.from(keep, ([, v]) => v), requested: n };
       });
     }
