@@ -18,7 +18,6 @@
 import { FileFormatError, InvalidParameterError, NotFittedError, UnknownIdError } from '../core/errors.js';
 import { IdMap, checkIdType } from '../core/ids.js';
 import { fitInWorker } from './refit.js';
-import { readContainer, requireSection, writeContainer } from '../core/container.js';
 import { topK } from '../core/topk.js';
 import type { Id, ProgressCallback, Ranked } from '../core/types.js';
 import type { NewUser, RecommendOptions, Recommender } from '../core/interfaces.js';
@@ -29,7 +28,7 @@ import { randomizedSvd } from './svd.js';
 import { defaultThreads } from './parallel.js';
 import { type FittedState, type Row, isNewUser, userRow } from './state.js';
 import { scoreBlocked, scoreCandidates, scoringMatrix, withCooccurring } from './scoring.js';
-import { checkLoadedState } from './model-file.js';
+import { readModelFile, writeModelFile } from './model-file.js';
 import { applyEvent, compactState, liveOf, reservePins } from './updates.js';
 import {
   ORDER_OFF, addTransitions, addTransitionsTo, chooseOrder, countTransitions, prepareRow, transitionRow,
@@ -106,9 +105,6 @@ export interface SimilarItemsOptions<I extends Id = Id> {
 }
 
 
-const KIND = 'pinrec.svd-recommender';
-/** 2: adds when each entry happened, the transition counts and the order-aware settings. Reads 1 and 2. */
-const VERSION = 2;
 
 /**
  * Truncated-SVD collaborative filtering with implicit-style names: `fit`, `recommend`, `recommendBatch`,
@@ -753,34 +749,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
    * const again = await SvdRecommender.load('model.pinrec');
    */
   async save(path: string): Promise<void> {
-    const st = compactState(this.fitted_());
-    const sections: Record<string, import('../core/container.js').SectionArray> = {
-      users: st.users.encode(),
-      items: st.items.encode(),
-      xIndptr: st.x.indptr,
-      xIndices: st.x.indices,
-      xData: st.x.data,
-      s: st.s,
-      v: st.v,
-      wt: st.wt,
-      popularity: st.popularity,
-      itemNorm: st.itemNorm,
-    };
-    if (st.xKey) sections.xKey = st.xKey;
-    if (st.trans) {
-      sections.tIndptr = st.trans.counts.indptr;
-      sections.tIndices = st.trans.counts.indices;
-      sections.tData = st.trans.counts.data;
-      sections.tRowSum = st.trans.rowSum;
-    }
-    if (st.g && st.itemScale) {
-      sections.gIndptr = st.g.indptr;
-      sections.gIndices = st.g.indices;
-      sections.gData = st.g.data;
-      sections.itemScale = st.itemScale;
-    }
-    const meta = { options: this.options, k: st.k, nUsers: st.users.size, nItems: st.items.size, lambdaUsed: st.lambdaUsed, weightScale: st.weightScale, timed: st.timed, order: st.order };
-    await writeContainer(path, KIND, VERSION, meta, sections);
+    await writeModelFile(path, compactState(this.fitted_()), this.options);
   }
 
   /**
@@ -789,53 +758,15 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
    * @throws FileFormatError when the file is missing, truncated, altered, of another kind or version.
    */
   static async load<U extends Id = Id, I extends Id = Id>(path: string): Promise<SvdRecommender<U, I>> {
-    const c = await readContainer<{ options: SvdRecommenderOptions; k: number; nUsers: number; nItems: number; lambdaUsed?: number; weightScale?: number; timed?: boolean; order?: OrderSettings }>(path, KIND);
-    if (c.version !== 1 && c.version !== VERSION) throw new FileFormatError(path, `unsupported svd-recommender version ${c.version} (this build reads 1 and ${VERSION})`);
-    const meta = c.meta;
+    const { options, state } = await readModelFile(path);
     let model: SvdRecommender<U, I>;
     try {
-      model = new SvdRecommender<U, I>(meta.options);
+      model = new SvdRecommender<U, I>(options);
     } catch (e) {
       throw new FileFormatError(path, `header holds invalid options (${(e as Error).message})`);
     }
-    const sec = <T extends import('../core/container.js').SectionArray>(name: string, ctor: new (...a: never[]) => T) => requireSection(c, name, ctor, path);
-    let users: IdMap, items: IdMap;
-    try {
-      users = IdMap.decode(sec('users', Uint8Array));
-      items = IdMap.decode(sec('items', Uint8Array));
-    } catch (e) {
-      if (e instanceof FileFormatError) throw e;
-      throw new FileFormatError(path, `id table is malformed (${(e as Error).message})`);
-    }
-    const k = meta.k;
-    const nU = users.size, nI = items.size;
-    const x = new CsrMatrix(nU, nI, sec('xIndptr', Int32Array), sec('xIndices', Int32Array), sec('xData', Float32Array));
-    const s = sec('s', Float64Array), v = sec('v', Float32Array), wt = sec('wt', Float32Array);
-    if (x.indptr.length !== nU + 1 || s.length !== k || v.length !== nI * k || wt.length !== nI * k) {
-      throw new FileFormatError(path, 'section sizes do not match the header');
-    }
-    let g: CsrMatrix | undefined, itemScale: Float32Array | undefined;
-    if (c.sections.has('gIndptr')) {
-      g = new CsrMatrix(nI, nI, sec('gIndptr', Int32Array), sec('gIndices', Int32Array), sec('gData', Float32Array));
-      itemScale = sec('itemScale', Float32Array);
-    }
-    model.state = {
-      users, items, x, k, s, v, wt, g, itemScale,
-      popularity: sec('popularity', Float64Array),
-      itemNorm: sec('itemNorm', Float32Array),
-      lambdaUsed: meta.lambdaUsed === undefined ? 0 : (meta.lambdaUsed as number),
-      weightScale: meta.weightScale === undefined ? 1 : meta.weightScale,
-      timed: meta.timed === true,
-      ownsIds: true,
-      order: loadedOrder(path, meta.order),
-      xKey: c.sections.has('xKey') ? sec('xKey', Float64Array) : undefined,
-      cap: nI,
-      trans: c.sections.has('tIndptr')
-        ? { counts: new CsrMatrix(nI, nI, sec('tIndptr', Int32Array), sec('tIndices', Int32Array), sec('tData', Float32Array)), rowSum: sec('tRowSum', Float64Array) }
-        : undefined,
-    };
-    checkLoadedState(path, model.state!, meta);
-    reservePins(model.state!, pinSlack(nI));
+    reservePins(state, pinSlack(state.items.size));
+    model.state = state;
     model.version_ = 1;
     return model;
   }
@@ -1007,17 +938,6 @@ function checkOrder(o: unknown): SvdRecommenderOptions['order'] & object | 'auto
   if (r.transitions !== undefined) out.transitions = checkNumber('order.transitions', r.transitions as number, 0);
   if (out.decay !== undefined && out.halfLife !== undefined) throw new InvalidParameterError('order.halfLife', 'absent when order.decay is given (recency by position or by time, not both)', out.halfLife);
   return Object.freeze(out);
-}
-
-/** The order settings of a loaded file (version 1 files have none: plain scoring). */
-function loadedOrder(path: string, o: unknown): OrderSettings {
-  if (o === undefined) return { ...ORDER_OFF };
-  const r = o as OrderSettings;
-  const ok = r !== null && typeof r === 'object' && typeof r.decay === 'number' && r.decay > 0 && r.decay <= 1
-    && (r.halfLife === null || (typeof r.halfLife === 'number' && r.halfLife > 0 && Number.isFinite(r.halfLife)))
-    && typeof r.transitions === 'number' && r.transitions >= 0 && Number.isFinite(r.transitions);
-  if (!ok) throw new FileFormatError(path, 'header holds invalid order settings');
-  return { decay: r.decay, halfLife: r.halfLife, transitions: r.transitions };
 }
 
 function iterableOf<T>(name: string, v: Iterable<T>): Iterable<T> {
