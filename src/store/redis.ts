@@ -1,0 +1,299 @@
+/**
+ * The feed store in Redis (6.2 or later: `ZADD GT`, `ZRANGE ... REV`), so several service processes share
+ * one state. The library does not depend on a Redis client: pass any object with ioredis's `call(command,
+ * ...args)` ({@link RedisClientLike}; ioredis's `Redis` and `Cluster` both fit).
+ *
+ * Key layout (`p` = prefix; `enc` = {@link encodeKeyPart}: `encodeURIComponent` that also escapes
+ * `! ' ( ) * ~`, so a `}` or `:` in a user id cannot end the hash tag or fake a separator, and no category
+ * encodes to `*`):
+ *
+ *   p:{u:enc(user)}:seen                    ZSET pin → latest time of its create/repin (top maxSeen kept)
+ *   p:{u:enc(user)}:recent                  ZSET pin → latest time of its non-view events (top maxRecent kept)
+ *   p:{u:enc(user)}:ev:enc(id)              dedupe marker of an applied event, PX dedupeTtlMs
+ *   p:{t}:trend:enc(category)|*:bucket      ZSET pin → summed weight in bucket floor(time/bucketMs); PEXPIRE (windowBuckets+1)·bucketMs
+ *   p:{t}:applied                           counter of applied events
+ *
+ * One user's keys share the `{u:…}` hash tag (one cluster slot); the trending keys share `{t}`.
+ */
+import { createHash } from 'node:crypto';
+import { ClosedError, InvalidParameterError } from '../core/errors.js';
+import { resolveOptions } from '../core/options.js';
+import {
+  addScore, bucketOf, checkCategory, checkCount, checkEvents, checkText, checkTime, resolveStoreOptions, topTrending,
+  type CheckedEvent, type FeedStoreOptions, type ResolvedStoreOptions,
+} from './memory.js';
+import { StoreUnavailableError } from './types.js';
+import type { ApplyResult, FeedEvent, FeedStore, TrendingPin } from './types.js';
+
+/**
+ * The part of a Redis client the store uses: ioredis's generic `call` (and `quit`/`disconnect` when the
+ * store owns the client). ioredis's `Redis` and `Cluster` fit as they are.
+ *
+ * @example
+ * import { Redis } from 'ioredis';
+ * const client: RedisClientLike = new Redis('redis://127.0.0.1:6379');
+ */
+export interface RedisClientLike {
+  call(command: string, ...args: (string | number | Buffer)[]): Promise<unknown>;
+  quit?(): Promise<unknown>;
+  disconnect?(): void;
+}
+
+/** Options of {@link RedisFeedStore}: the shared {@link FeedStoreOptions} and the Redis ones. */
+export interface RedisFeedStoreOptions extends FeedStoreOptions {
+  /** First part of every key: 1–64 of `A-Z a-z 0-9 _ . : -` (no braces, which would change the hash slot). @default 'pinrec' */
+  prefix?: string;
+  /**
+   * Longest wait for Redis's next reply, ms: a call (or a batch, where each reply restarts the clock) that
+   * waits longer rejects with a {@link StoreUnavailableError}. Integer in [1, 600_000]. @default 50
+   */
+  timeoutMs?: number;
+  /** Whether {@link RedisFeedStore.close} quits the client. @default false */
+  ownsClient?: boolean;
+}
+
+/**
+ * Encode a user id, category or event id for use inside a key: `encodeURIComponent`, plus `! ' ( ) * ~`
+ * as `%XX`. The result holds no `{`, `}`, `:` or `*`, and different inputs give different results.
+ *
+ * @example
+ * encodeKeyPart('a:b}'); // 'a%3Ab%7D'
+ */
+export function encodeKeyPart(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
+ * Applies one event, exactly once. KEYS: 1 dedupe marker, 2 seen, 3 recent, 4 applied counter, 5.. trending
+ * buckets (global, then the category's). ARGV: 1 dedupe ttl, 2 pin, 3 time, 4 '1' when seen, 5 '1' when
+ * recent, 6 -(maxSeen+1), 7 -(maxRecent+1), 8 trending weight ('0': none), 9 bucket ttl. Returns 1 when
+ * applied, 0 for a duplicate.
+ *
+ * The user part (keys 1–3) and the trending part (4..) are in different cluster slots; on Redis Cluster this
+ * script must be split in two: the user part returning whether the event is new, then the trending part
+ * only when it is. If the second then fails, a retry sees a duplicate and the event's trending weight and
+ * count are lost (never doubled).
+ */
+const APPLY_SCRIPT = `
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+if ARGV[4] == '1' then
+  redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[2])
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, ARGV[6])
+end
+if ARGV[5] == '1' then
+  redis.call('ZADD', KEYS[3], 'GT', ARGV[3], ARGV[2])
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, ARGV[7])
+end
+if ARGV[8] ~= '0' then
+  for i = 5, #KEYS do
+    redis.call('ZINCRBY', KEYS[i], ARGV[8], ARGV[2])
+    redis.call('PEXPIRE', KEYS[i], ARGV[9])
+  end
+end
+redis.call('INCR', KEYS[4])
+return 1
+`;
+const APPLY_SHA = createHash('sha1').update(APPLY_SCRIPT).digest('hex');
+
+const REDIS_RULES = {
+  timeoutMs: { int: [1, 600_000], default: 50 },
+  ownsClient: { bool: true, default: false },
+} as const;
+const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/**
+ * Feed state in Redis, shared by every process that uses the same server and prefix. Same semantics, and for
+ * the same events exactly the same results, as `MemoryFeedStore` (see there for the trending formula).
+ *
+ * Exactly once: each event runs one Lua script (EVALSHA, EVAL when the server lost its script cache) that
+ * sets the event's dedupe marker with `SET NX PX` and changes the state only when the marker was new. A batch
+ * sends its scripts together (pipelined); when any fails or Redis stops answering for `timeoutMs`, the call
+ * rejects with a {@link StoreUnavailableError} and some events may have been applied: offer the whole batch
+ * again later, the markers skip those already applied (for `dedupeTtlMs`).
+ *
+ * Trending reads the window's buckets (`ZRANGE … WITHSCORES`, one per bucket, pipelined) and sums them in
+ * the process, as the memory store does, so the scores are identical; its cost grows with the pins in the
+ * window.
+ *
+ * Without persistence a restarted Redis has lost its data (and markers): the store keeps working once the
+ * client has reconnected, from empty state.
+ *
+ * @example
+ * import { Redis } from 'ioredis';
+ * const store = new RedisFeedStore(new Redis('redis://127.0.0.1:6379'), { prefix: 'feed', ownsClient: true });
+ * await store.applyEvents([{ id: 'e1', type: 'repin', user: 'u1', pin: 'p9', category: 'decor', time: Date.now() }]);
+ * await store.trending(null, 10);          // [{ id: 'p9', score: 1 }] (in the same 5-minute bucket)
+ * await store.close();                     // quits the client (ownsClient)
+ */
+export class RedisFeedStore implements FeedStore {
+  private readonly client: RedisClientLike;
+  private readonly opts: ResolvedStoreOptions;
+  private readonly prefix: string;
+  private readonly timeoutMs: number;
+  private readonly ownsClient: boolean;
+  private readonly bucketTtl: string;
+  private closed = false;
+
+  /** @throws {InvalidParameterError} naming a bad option, or when `client` has no `call` method */
+  constructor(client: RedisClientLike, options: RedisFeedStoreOptions = {}) {
+    if (client === null || typeof client !== 'object' || typeof client.call !== 'function') {
+      throw new InvalidParameterError('client', 'a Redis client with a call(command, ...args) method (ioredis Redis or Cluster)', client);
+    }
+    this.client = client;
+    this.opts = resolveStoreOptions(options);
+    const r = resolveOptions(REDIS_RULES, options);
+    this.timeoutMs = r.timeoutMs;
+    this.ownsClient = r.ownsClient;
+    const prefix: unknown = options.prefix ?? 'pinrec';
+    if (typeof prefix !== 'string' || !PREFIX.test(prefix)) throw new InvalidParameterError('prefix', '1–64 characters of A-Z a-z 0-9 _ . : -', prefix);
+    this.prefix = prefix;
+    this.bucketTtl = String((this.opts.windowBuckets + 1) * this.opts.bucketMs);
+  }
+
+  /** Apply events, each (user, id) once; the whole batch is validated first, so a bad event rejects all of it. */
+  async applyEvents(events: readonly FeedEvent[]): Promise<ApplyResult> {
+    this.checkOpen();
+    const checked = checkEvents(events);
+    if (checked.length === 0) return { applied: 0, duplicates: 0 };
+    const replies = await this.send('applyEvents', checked.map((e) => () => this.applyOne(e)));
+    let applied = 0;
+    for (const r of replies) if (Number(r) === 1) applied++;
+    return { applied, duplicates: checked.length - applied };
+  }
+
+  async seen(user: string): Promise<Set<string>> {
+    this.checkOpen();
+    const key = this.userKey(checkText('user', user, 256), 'seen');
+    const [pins] = await this.send('seen', [() => this.client.call('ZRANGE', key, 0, this.opts.maxSeen - 1, 'REV')]);
+    return new Set(strings(pins));
+  }
+
+  async recent(user: string, n: number): Promise<string[]> {
+    this.checkOpen();
+    const key = this.userKey(checkText('user', user, 256), 'recent');
+    const k = Math.min(checkCount('n', n), this.opts.maxRecent);
+    if (k === 0) return [];
+    const [pins] = await this.send('recent', [() => this.client.call('ZRANGE', key, 0, k - 1, 'REV')]);
+    return strings(pins);
+  }
+
+  async trending(category: string | null, n: number, now?: number): Promise<TrendingPin[]> {
+    this.checkOpen();
+    const cat = checkCategory('category', category);
+    const k = checkCount('n', n);
+    const at = now === undefined ? Date.now() : checkTime('now', now);
+    if (k === 0) return [];
+    const B = bucketOf(at, this.opts.bucketMs);
+    const W = this.opts.windowBuckets;
+    // oldest bucket first: i = W-1 … 0 buckets before the current one
+    const replies = await this.send('trending', Array.from({ length: W }, (_, j) => {
+      const key = this.trendKey(cat, B - (W - 1 - j));
+      return () => this.client.call('ZRANGE', key, 0, -1, 'WITHSCORES');
+    }));
+    const scores = new Map<string, number>();
+    replies.forEach((reply, j) => {
+      const flat = strings(reply);
+      const weight = this.opts.decay[W - 1 - j];
+      for (let x = 0; x + 1 < flat.length; x += 2) addScore(scores, flat[x], Number(flat[x + 1]), weight);
+    });
+    return topTrending(scores, k);
+  }
+
+  async appliedCount(): Promise<number> {
+    this.checkOpen();
+    const [v] = await this.send('appliedCount', [() => this.client.call('GET', `${this.prefix}:{t}:applied`)]);
+    return v === null || v === undefined ? 0 : Number(v);
+  }
+
+  /** Later calls reject with a `ClosedError`; with `ownsClient`, quits the client (disconnects when quit fails or hangs). Never rejects. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.ownsClient) return;
+    const c = this.client;
+    try {
+      if (typeof c.quit === 'function') await this.send('close', [() => c.quit!()]);
+      else c.disconnect?.();
+    } catch {
+      c.disconnect?.();
+    }
+  }
+
+  private applyOne(e: CheckedEvent): Promise<unknown> {
+    const o = this.opts;
+    const keys = [this.userKey(e.user, `ev:${encodeKeyPart(e.id)}`), this.userKey(e.user, 'seen'), this.userKey(e.user, 'recent'), `${this.prefix}:{t}:applied`];
+    const w = o.weights.get(e.type) ?? 0;
+    if (w > 0) {
+      const b = bucketOf(e.time, o.bucketMs);
+      keys.push(this.trendKey(null, b));
+      if (e.category !== null) keys.push(this.trendKey(e.category, b));
+    }
+    const args = [
+      String(o.dedupeTtlMs), e.pin, String(e.time), e.type === 'create' || e.type === 'repin' ? '1' : '0', e.type === 'view' ? '0' : '1',
+      String(-1 - o.maxSeen), String(-1 - o.maxRecent), w > 0 ? String(w) : '0', this.bucketTtl,
+    ];
+    return this.client.call('EVALSHA', APPLY_SHA, keys.length, ...keys, ...args).catch((err: unknown) => {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.client.call('EVAL', APPLY_SCRIPT, keys.length, ...keys, ...args);
+      throw err;
+    });
+  }
+
+  private userKey(user: string, part: string): string {
+    return `${this.prefix}:{u:${encodeKeyPart(user)}}:${part}`;
+  }
+
+  private trendKey(category: string | null, bucket: number): string {
+    return `${this.prefix}:{t}:trend:${category === null ? '*' : encodeKeyPart(category)}:${bucket}`;
+  }
+
+  /**
+   * Start the calls together and wait for all of them. Rejects with a {@link StoreUnavailableError} when one
+   * fails (its error is the `cause`) or when no reply has come for `timeoutMs` (the clock restarts at each reply).
+   */
+  private send(what: string, calls: readonly (() => Promise<unknown>)[]): Promise<unknown[]> {
+    const timeoutMs = this.timeoutMs;
+    if (calls.length === 0) return Promise.resolve([]);
+    return new Promise<unknown[]>((resolve, reject) => {
+      const out = new Array<unknown>(calls.length);
+      let left = calls.length;
+      let done = false;
+      const fail = (err: unknown): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        reject(err instanceof StoreUnavailableError ? err
+          : new StoreUnavailableError(`${what}: Redis call failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      };
+      const timer = setTimeout(() => fail(new StoreUnavailableError(`${what}: Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+      calls.forEach((call, i) => {
+        let p: Promise<unknown>;
+        try {
+          p = Promise.resolve(call());
+        } catch (err) {
+          p = Promise.reject(err);
+        }
+        p.then((v) => {
+          if (done) return;
+          out[i] = v;
+          if (--left > 0) {
+            timer.refresh();
+            return;
+          }
+          done = true;
+          clearTimeout(timer);
+          resolve(out);
+        }, fail);
+      });
+    });
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new ClosedError('RedisFeedStore is closed');
+  }
+}
+
+/** A reply that should be an array of strings (ioredis gives strings; Buffers are decoded as UTF-8). */
+function strings(reply: unknown): string[] {
+  if (!Array.isArray(reply)) throw new StoreUnavailableError(`unexpected Redis reply ${Object.prototype.toString.call(reply)} (an array was expected)`);
+  return reply.map((v) => (typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : String(v)));
+}
