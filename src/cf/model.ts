@@ -866,8 +866,10 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
   }
 
   /** Top-n among `cand` only, with the same scores as full ranking (see {@link scoreCandidates}). */
-  private rankCandidates(row: Row | undefined, cand: Int32Array, denied: Int32Array | null, filterSeen: boolean, n: number, alpha: number): Ranked<I> {
+  private rankCandidates(row: Row | undefined, candIn: Int32Array, denied: Int32Array | null, filterSeen: boolean, n: number, alpha: number): Ranked<I> {
     const st = this.fitted_();
+    // in pin-index order: topK breaks ties by position as full ranking does, and the factor reads walk forward
+    const cand = candIn.slice().sort();
     const m = cand.length;
     let scores: Float32Array;
     if (row && row.idx.length > 0) {
@@ -886,17 +888,17 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       }
     } else scores = Float32Array.from(cand, (j) => st.popularity[j]);
     if ((filterSeen && row) || denied) {
-      const drop = new Set<number>(denied ?? []);
-      if (filterSeen && row) for (const j of row.idx) drop.add(j);
-      for (let c = 0; c < m; c++) if (drop.has(cand[c])) scores[c] = -Infinity;
+      const mark = this.marks();
+      if (denied) for (const j of denied) mark[j] = 1;
+      if (filterSeen && row) for (const j of row.idx) mark[j] = 1;
+      for (let c = 0; c < m; c++) if (mark[cand[c]]) scores[c] = -Infinity;
+      if (denied) for (const j of denied) mark[j] = 0;
+      if (filterSeen && row) for (const j of row.idx) mark[j] = 0;
     }
-    // topK breaks ties by position: order the candidates by pin index first, as full ranking does.
-    const order = Int32Array.from({ length: m }, (_, c) => c).sort((a, b) => cand[a] - cand[b]);
-    const sorted = Float32Array.from(order, (c) => scores[c]);
-    const top = topK(sorted, n);
+    const top = topK(scores, n);
     const ids = new Array<I>(top.length);
     const out = new Float32Array(top.length);
-    for (let t = 0; t < top.length; t++) { const c = order[top[t]]; ids[t] = st.items.id(cand[c]) as I; out[t] = scores[c]; }
+    for (let t = 0; t < top.length; t++) { const c = top[t]; ids[t] = st.items.id(cand[c]) as I; out[t] = scores[c]; }
     return { ids, scores: out, requested: n };
   }
 

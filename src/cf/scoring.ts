@@ -155,6 +155,16 @@ export function withCooccurring(st: FittedState, row: Row | undefined, extra: In
  * the factor term, in float64, rounded once), so a pin's score equals its full-ranking score bit for bit.
  * `scratch` (nItems float64, all zero) holds the sparse term and is zero again on return.
  */
+/** `st.wt` row-major (cap × k), made once and kept by the updates (see {@link FittedState.wtRows}). */
+export function wtRows(st: FittedState): Float32Array {
+  if (st.wtRows && st.wtRows.length === st.cap * st.k) return st.wtRows;
+  const k = st.k, cap = st.cap, n = st.items.size, wt = st.wt;
+  const out = new Float32Array(cap * k);
+  for (let f = 0; f < k; f++) { const o = f * cap; for (let j = 0; j < n; j++) out[j * k + f] = wt[o + j]; }
+  st.wtRows = out;
+  return out;
+}
+
 export function scoreCandidates(st: FittedState, row: Row, cand: Int32Array, scratch?: Float64Array): Float32Array {
   const m = cand.length;
   const scores = new Float32Array(m);
@@ -177,10 +187,12 @@ export function scoreCandidates(st: FittedState, row: Row, cand: Int32Array, scr
       if (extra) for (const [j, gv] of extra) base[j] += w * gv * st.itemScale[j];
     }
   }
+  const rows = m * 2 >= nItems ? null : wtRows(st); // a large share of the catalogue: the strided reads stream well enough
   for (let c = 0; c < m; c++) {
     const j = cand[c];
     let acc = base ? base[j] : 0;
-    for (let f = 0; f < k; f++) acc += q[f] * wt[f * stride + j];
+    if (rows) { const o = j * k; for (let f = 0; f < k; f++) acc += q[f] * rows[o + f]; }
+    else for (let f = 0; f < k; f++) acc += q[f] * wt[f * stride + j];
     scores[c] = acc;
   }
   if (base) { // reset only what the sparse pass touched

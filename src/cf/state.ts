@@ -16,6 +16,12 @@ export interface FittedState {
   v: Float32Array;
   /** Scoring item matrix, transposed (k × nItems): V for puresvd, −V·E/dg for ease. */
   wt: Float32Array;
+  /**
+   * The same matrix row-major (cap × k), made on the first candidate scoring: a candidate's k weights are then
+   * contiguous instead of `cap` floats apart. Kept in step with `wt` by the updates; dropped when `wt` is
+   * reallocated (and made again when next needed).
+   */
+  wtRows?: Float32Array;
   /** EASE: 1/dg per item (scale of the co-occurrence term). */
   itemScale?: Float32Array;
   /** EASE: sparse Gram XᵀX. */

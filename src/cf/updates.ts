@@ -52,6 +52,7 @@ export function reservePins(st: FittedState, cap: number): void {
   const wt = new Float32Array(k * cap);
   for (let f = 0; f < k; f++) wt.set(st.wt.subarray(f * st.cap, f * st.cap + st.cap), f * cap);
   st.wt = wt;
+  st.wtRows = undefined;
   if (st.itemScale) st.itemScale = grow32(st.itemScale, 1);
   st.itemNorm = grow32(st.itemNorm, 1);
   const pop = new Float64Array(cap); pop.set(st.popularity.subarray(0, st.cap)); st.popularity = pop;
@@ -68,6 +69,7 @@ function refreshPin(st: FittedState, j: number, scoring: 'ease' | 'puresvd'): vo
   st.itemNorm[j] = Math.sqrt(norm);
   if (scoring === 'puresvd') {
     for (let f = 0; f < k; f++) st.wt[f * st.cap + j] = st.v[o + f];
+    if (st.wtRows) for (let f = 0; f < k; f++) st.wtRows[o + f] = st.wt[f * st.cap + j];
     return;
   }
   const lam = st.lambdaUsed;
@@ -76,6 +78,7 @@ function refreshPin(st: FittedState, j: number, scoring: 'ease' | 'puresvd'): vo
   const inv = 1 / Math.max(dg, 1e-6);
   st.itemScale![j] = inv;
   for (let f = 0; f < k; f++) { const s2 = st.s[f] * st.s[f]; st.wt[f * st.cap + j] = -st.v[o + f] * ((s2 * s2) / (s2 + lam)) * inv; }
+  if (st.wtRows) for (let f = 0; f < k; f++) st.wtRows[o + f] = st.wt[f * st.cap + j];
 }
 
 function addTo(m: Map<number, Map<number, number>>, i: number, j: number, v: number): void {
@@ -168,7 +171,7 @@ export function compactState(st: FittedState): FittedState {
   const wt = new Float32Array(k * nI);
   for (let f = 0; f < k; f++) wt.set(st.wt.subarray(f * st.cap, f * st.cap + nI), f * nI);
   const out: FittedState = {
-    ...st, v: cut32(st.v, k), wt, itemNorm: cut32(st.itemNorm, 1), popularity: st.popularity.slice(0, nI),
+    ...st, v: cut32(st.v, k), wt, wtRows: undefined, itemNorm: cut32(st.itemNorm, 1), popularity: st.popularity.slice(0, nI),
     itemScale: st.itemScale ? cut32(st.itemScale, 1) : undefined, cap: nI, live: undefined,
     users: IdMap.from(st.users.ids()), items: IdMap.from(st.items.ids()), ownsIds: true,
     trans: st.trans ? { counts: st.trans.counts, rowSum: st.trans.rowSum.slice(0, nI) } : undefined,

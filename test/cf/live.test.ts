@@ -232,3 +232,27 @@ describe('popularity penalty and similar users', () => {
     expect(r.ids).not.toContain('u9');
   });
 });
+
+describe('candidate scoring keeps its row-major weights in step with updates', () => {
+  it('scores of a small candidate set equal full ranking, before and after new pins and a capacity growth', () => {
+    const log = syntheticInteractions({ users: 2000, items: 20_000, events: 16_000, seed: 9 }); // sparse: few co-occurring pins
+    const model = new SvdRecommender<number, number>({ factors: 12, order: 'off' }).fit(log.toMatrix());
+    const check = (u: number) => {
+      const full = model.recommend(u, { n: 30_000 });
+      const want = new Map(full.ids.map((id, i) => [id, full.scores[i]]));
+      const few = full.ids.slice(0, 40).concat(full.ids.slice(-40)); // a small set: the row-major path
+      const two = model.recommend(u, { n: 80, candidates: few });
+      expect(two.ids.length).toBeGreaterThan(0);
+      for (let i = 0; i < two.ids.length; i++) expect(two.scores[i]).toBe(want.get(two.ids[i]));
+    };
+    check(3);
+    expect(stateOf(model as unknown as SvdRecommender).wtRows).toBeDefined(); // made by the candidate call
+    // new pins (folded in: their weights are written to both layouts), then enough to grow the arrays
+    model.update([{ user: 3, item: 90_001, weight: 2 }, { user: 5, item: 90_001, weight: 1 }, { user: 3, item: 90_002, weight: 1 }]);
+    check(3);
+    check(5);
+    model.update(Array.from({ length: 400 }, (_, i) => ({ user: i % 50, item: 100_000 + i, weight: 1 })));
+    check(3);
+    check(7);
+  });
+});
