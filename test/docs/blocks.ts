@@ -28,6 +28,8 @@ export const SUBPATHS: Record<string, string> = {
   'pinrec/ingest': 'src/ingest/index.ts',
   'pinrec/ranking': 'src/ranking/index.ts',
   'pinrec/diversity': 'src/diversity/index.ts',
+  'pinrec/store': 'src/store/index.ts',
+  'pinrec/workload': 'src/workload/index.ts',
 };
 
 export interface DocBlock {
