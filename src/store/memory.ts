@@ -43,6 +43,16 @@ export interface FeedStoreOptions {
   weights?: Partial<Readonly<Record<FeedEventType, number>>>;
   /** How long an applied event id is remembered (offering it again within this time is a no-op), ms. Integer in [1, 3.1536e11]. @default 86_400_000 (24 h) */
   dedupeTtlMs?: number;
+  /**
+   * Pins taken from each trending bucket: `trending()` keeps only the top `perBucket` pins of each bucket of
+   * the window (by that bucket's count, ties by pin id ascending in code-point order) before summing the
+   * decayed counts. This bounds the work of a call (Redis reads at most `perBucket` pins per bucket) at the
+   * price of an approximation: a pin outside every bucket's top is missed, and a pin's score counts only the
+   * buckets whose top it is in. Given, it is used as is for every call (a value below `n` can return fewer
+   * than `n` pins); absent, each call uses `max(200, 4·n)`. Integer in [1, 1e6].
+   * @default max(200, 4 · n), computed per trending call from its `n`
+   */
+  perBucket?: number;
 }
 
 /** Options of {@link MemoryFeedStore}. */
@@ -66,6 +76,11 @@ const STORE_RULES = {
   dedupeTtlMs: { int: [1, 315_360_000_000], default: 86_400_000 },
 } as const;
 
+/** Largest `perBucket` option accepted. */
+const MAX_PER_BUCKET = 1_000_000;
+/** Smallest per-bucket depth when `perBucket` is not given. */
+const DEFAULT_PER_BUCKET = 200;
+
 /** @internal Options with defaults filled in and checked. */
 export interface ResolvedStoreOptions {
   maxSeen: number;
@@ -74,6 +89,8 @@ export interface ResolvedStoreOptions {
   bucketMs: number;
   windowBuckets: number;
   dedupeTtlMs: number;
+  /** The `perBucket` option as given (`undefined`: `max(200, 4·n)` per call, see {@link perBucketFor}). */
+  perBucket: number | undefined;
   /** Trending weight per event type. */
   weights: ReadonlyMap<FeedEventType, number>;
   /** `decay[i]`: the weight of the bucket `i` buckets before the current one, `2^(-i·bucketMs/halfLifeMs)`. */
@@ -97,9 +114,16 @@ export function resolveStoreOptions(options: FeedStoreOptions | undefined): Reso
     const v = given !== undefined && Object.hasOwn(given, t) ? (given as Record<FeedEventType, unknown>)[t] : DEFAULT_TRENDING_WEIGHTS[t];
     weights.set(t, checkNumber(`weights.${t}`, v, 0, 1e9));
   }
+  const givenPerBucket: unknown = Object.hasOwn(o, 'perBucket') ? (o as { perBucket?: unknown }).perBucket : undefined;
+  const perBucket = givenPerBucket === undefined ? undefined : checkInt('perBucket', givenPerBucket, 1, MAX_PER_BUCKET);
   const decay: number[] = [];
   for (let i = 0; i < r.windowBuckets; i++) decay.push(2 ** (-(i * r.bucketMs) / r.halfLifeMs));
-  return { ...r, weights, decay };
+  return { ...r, perBucket, weights, decay };
+}
+
+/** @internal The per-bucket depth of a trending call for `n` pins: the option, else `max(200, 4·n)`. */
+export function perBucketFor(opts: ResolvedStoreOptions, n: number): number {
+  return opts.perBucket ?? Math.max(DEFAULT_PER_BUCKET, 4 * n);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -209,6 +233,48 @@ export function addScore(scores: Map<string, number>, pin: string, count: number
   scores.set(pin, (scores.get(pin) ?? 0) + count * weight);
 }
 
+/** Whether bucket entry `a` ranks below `b`: smaller count, or the same count and a larger id (code points). */
+function ranksBelow(a: readonly [string, number], b: readonly [string, number]): boolean {
+  return a[1] < b[1] || (a[1] === b[1] && compareCodePoints(a[0], b[0]) > 0);
+}
+
+/**
+ * @internal The top `k` entries of a trending bucket (pin → count) by count descending, ties by id ascending
+ * (code points), in no particular order: the whole bucket when it has at most `k` pins, else a bounded heap
+ * pass (O(pins · log k)). The Redis script picks exactly the same pins.
+ */
+export function topOfBucket(bucket: ReadonlyMap<string, number>, k: number): Iterable<readonly [string, number]> {
+  if (bucket.size <= k) return bucket;
+  // min-heap on the kept entries: heap[0] is the one ranked lowest, the first to be replaced
+  const heap: (readonly [string, number])[] = [];
+  for (const e of bucket) {
+    if (heap.length < k) {
+      let i = heap.length;
+      heap.push(e);
+      while (i > 0) {
+        const up = (i - 1) >> 1;
+        if (!ranksBelow(heap[i], heap[up])) break;
+        [heap[i], heap[up]] = [heap[up], heap[i]];
+        i = up;
+      }
+    } else if (ranksBelow(heap[0], e)) {
+      heap[0] = e;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let low = i;
+        if (l < k && ranksBelow(heap[l], heap[low])) low = l;
+        if (r < k && ranksBelow(heap[r], heap[low])) low = r;
+        if (low === i) break;
+        [heap[i], heap[low]] = [heap[low], heap[i]];
+        i = low;
+      }
+    }
+  }
+  return heap;
+}
+
 /** @internal The top `n` pins by score (> 0), best first, ties by id ascending (code points). */
 export function topTrending(scores: ReadonlyMap<string, number>, n: number): TrendingPin[] {
   const out: TrendingPin[] = [];
@@ -267,8 +333,12 @@ interface UserState {
  * Trending: an event of weight `w = weights[type] > 0` adds `w` to bucket `floor(time / bucketMs)` of its
  * category and of the global counter. `trending(category, n, now)` with `B = floor(now / bucketMs)` scores
  * each pin `Σ_{i=0}^{windowBuckets-1} count(B - i) · 2^(-i·bucketMs/halfLifeMs)` (summed oldest bucket first),
- * and returns the top `n` with score > 0, ties by id ascending. Buckets more than `windowBuckets` behind the
- * newest event's bucket are dropped (a `now` that far behind the newest event sees less than Redis would).
+ * and returns the top `n` with score > 0, ties by id ascending. Only each bucket's top `perBucket` pins
+ * (default `max(200, 4·n)`; by the bucket's count, ties by id ascending) take part: `count(b)` of a pin outside
+ * bucket `b`'s top is taken as 0, so a pin outside every bucket's top is missed (an approximation that bounds
+ * the work; Redis makes the same cut, so both stores still agree exactly). Buckets more than `windowBuckets`
+ * behind the newest event's bucket are dropped (a `now` that far behind the newest event sees less than Redis
+ * would).
  *
  * Event ids are remembered per user for `dedupeTtlMs` of wall-clock time (`Date.now()`), at most
  * `maxRememberedIds` of them (oldest forgotten first).
@@ -339,10 +409,11 @@ export class MemoryFeedStore implements FeedStore {
     const at = now === undefined ? Date.now() : checkTime('now', now);
     if (!byBucket || k === 0) return [];
     const B = bucketOf(at, this.opts.bucketMs);
+    const per = perBucketFor(this.opts, k);
     const scores = new Map<string, number>();
     for (let i = this.opts.windowBuckets - 1; i >= 0; i--) {
       const bucket = byBucket.get(B - i);
-      if (bucket) for (const [pin, count] of bucket) addScore(scores, pin, count, this.opts.decay[i]);
+      if (bucket) for (const [pin, count] of topOfBucket(bucket, per)) addScore(scores, pin, count, this.opts.decay[i]);
     }
     return topTrending(scores, k);
   }

@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { ClosedError, InvalidParameterError } from '../core/errors.js';
 import { resolveOptions } from '../core/options.js';
 import {
-  addScore, bucketOf, checkCategory, checkCount, checkEvents, checkText, checkTime, resolveStoreOptions, topTrending,
+  bucketOf, checkCategory, checkCount, checkEvents, checkText, checkTime, perBucketFor, resolveStoreOptions,
   type CheckedEvent, type FeedStoreOptions, type ResolvedStoreOptions,
 } from './memory.js';
 import { StoreUnavailableError } from './types.js';
@@ -95,6 +95,78 @@ return 1
 `;
 const APPLY_SHA = createHash('sha1').update(APPLY_SCRIPT).digest('hex');
 
+/**
+ * One trending read. KEYS: the window's buckets, oldest first. ARGV: 1 perBucket, 2 n, 3.. each bucket's
+ * weight `2^(-age·bucketMs/halfLifeMs)` (same order, JavaScript `String(number)`, which `tonumber` parses to
+ * the same double). Returns the top n as a flat array `[pin, score, ...]`, scores formatted `%.17g` (JavaScript
+ * parses them back to the exact double).
+ *
+ * Each bucket contributes its top perBucket pins by (count descending, id ascending): `ZRANGE ... REV` gives
+ * the top perBucket by count, but orders equal counts by id descending, so when it comes back full the pins
+ * tied with its last one are re-read in id order (`ZRANGE <c> <c> BYSCORE LIMIT`) and cut there, exactly as
+ * `topOfBucket` cuts in the memory store. Scores are summed oldest bucket first as `s + count·weight`, the
+ * memory store's order, so they are bit-identical. The ranking (score descending, id ascending) compares ids
+ * byte by byte: Lua's `<` on strings uses strcoll, which follows the server's locale, while UTF-8 byte order
+ * is the code-point order the memory store uses. The comparator is a total order (ids are distinct), as the
+ * unstable `table.sort` needs. Server work: O(buckets · (log N + perBucket)) reads and a sort of at most
+ * buckets · perBucket pins.
+ */
+const TRENDING_SCRIPT = `
+local per = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local score = {}
+local pins = {}
+local function add(pin, c, w)
+  local s = score[pin]
+  if s == nil then
+    pins[#pins + 1] = pin
+    s = 0
+  end
+  score[pin] = s + c * w
+end
+for i = 1, #KEYS do
+  local w = tonumber(ARGV[i + 2])
+  local top = redis.call('ZRANGE', KEYS[i], 0, per - 1, 'REV', 'WITHSCORES')
+  local m = #top
+  if m < 2 * per then
+    for j = 1, m, 2 do add(top[j], tonumber(top[j + 1]), w) end
+  else
+    local cut = tonumber(top[m])
+    local j = 1
+    while tonumber(top[j + 1]) > cut do
+      add(top[j], tonumber(top[j + 1]), w)
+      j = j + 2
+    end
+    local ties = redis.call('ZRANGE', KEYS[i], top[m], top[m], 'BYSCORE', 'LIMIT', 0, per - (j - 1) / 2)
+    for t = 1, #ties do add(ties[t], cut, w) end
+  end
+end
+local function bytesBefore(a, b)
+  local la, lb = #a, #b
+  for k = 1, (la < lb and la or lb) do
+    local x, y = string.byte(a, k), string.byte(b, k)
+    if x ~= y then return x < y end
+  end
+  return la < lb
+end
+local list = {}
+for k = 1, #pins do
+  if score[pins[k]] > 0 then list[#list + 1] = pins[k] end
+end
+table.sort(list, function(a, b)
+  local x, y = score[a], score[b]
+  if x ~= y then return x > y end
+  return bytesBefore(a, b)
+end)
+local out = {}
+for k = 1, math.min(n, #list) do
+  out[#out + 1] = list[k]
+  out[#out + 1] = string.format('%.17g', score[list[k]])
+end
+return out
+`;
+const TRENDING_SHA = createHash('sha1').update(TRENDING_SCRIPT).digest('hex');
+
 const REDIS_RULES = {
   timeoutMs: { int: [1, 600_000], default: 50 },
   ownsClient: { bool: true, default: false },
@@ -111,9 +183,10 @@ const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
  * rejects with a {@link StoreUnavailableError} and some events may have been applied: offer the whole batch
  * again later, the markers skip those already applied (for `dedupeTtlMs`).
  *
- * Trending reads the window's buckets (`ZRANGE … WITHSCORES`, one per bucket, pipelined) and sums them in
- * the process, as the memory store does, so the scores are identical; its cost grows with the pins in the
- * window.
+ * Trending is one Lua script per call (EVALSHA, EVAL on NOSCRIPT): it reads the top `perBucket` pins of each
+ * bucket of the window, sums their decayed counts in the memory store's order and returns only the top `n`,
+ * so the scores are identical to the memory store's; the server's work is O(windowBuckets · perBucket),
+ * whatever the number of pins in the window.
  *
  * Without persistence a restarted Redis has lost its data (and markers): the store keeps working once the
  * client has reconnected, from empty state.
@@ -132,6 +205,8 @@ export class RedisFeedStore implements FeedStore {
   private readonly timeoutMs: number;
   private readonly ownsClient: boolean;
   private readonly bucketTtl: string;
+  /** The buckets' trending weights as script arguments, oldest bucket first. */
+  private readonly decayArgs: readonly string[];
   private closed = false;
 
   /** @throws {InvalidParameterError} naming a bad option, or when `client` has no `call` method */
@@ -148,6 +223,8 @@ export class RedisFeedStore implements FeedStore {
     if (typeof prefix !== 'string' || !PREFIX.test(prefix)) throw new InvalidParameterError('prefix', '1–64 characters of A-Z a-z 0-9 _ . : -', prefix);
     this.prefix = prefix;
     this.bucketTtl = String((this.opts.windowBuckets + 1) * this.opts.bucketMs);
+    const { decay, windowBuckets: W } = this.opts;
+    this.decayArgs = Array.from({ length: W }, (_, j) => String(decay[W - 1 - j]));
   }
 
   /** Apply events, each (user, id) once; the whole batch is validated first, so a bad event rejects all of it. */
@@ -185,18 +262,14 @@ export class RedisFeedStore implements FeedStore {
     if (k === 0) return [];
     const B = bucketOf(at, this.opts.bucketMs);
     const W = this.opts.windowBuckets;
-    // oldest bucket first: i = W-1 … 0 buckets before the current one
-    const replies = await this.send('trending', Array.from({ length: W }, (_, j) => {
-      const key = this.trendKey(cat, B - (W - 1 - j));
-      return () => this.client.call('ZRANGE', key, 0, -1, 'WITHSCORES');
-    }));
-    const scores = new Map<string, number>();
-    replies.forEach((reply, j) => {
-      const flat = strings(reply);
-      const weight = this.opts.decay[W - 1 - j];
-      for (let x = 0; x + 1 < flat.length; x += 2) addScore(scores, flat[x], Number(flat[x + 1]), weight);
-    });
-    return topTrending(scores, k);
+    // oldest bucket first: W-1 … 0 buckets before the current one
+    const keys = Array.from({ length: W }, (_, j) => this.trendKey(cat, B - (W - 1 - j)));
+    const args = [String(perBucketFor(this.opts, k)), String(k), ...this.decayArgs];
+    const [reply] = await this.send('trending', [() => this.script(TRENDING_SHA, TRENDING_SCRIPT, keys, args)]);
+    const flat = strings(reply);
+    const out: TrendingPin[] = [];
+    for (let x = 0; x + 1 < flat.length; x += 2) out.push({ id: flat[x], score: parseScore(flat[x + 1]) });
+    return out;
   }
 
   async appliedCount(): Promise<number> {
@@ -232,8 +305,13 @@ export class RedisFeedStore implements FeedStore {
       String(o.dedupeTtlMs), e.pin, String(e.time), e.type === 'create' || e.type === 'repin' ? '1' : '0', e.type === 'view' ? '0' : '1',
       String(-1 - o.maxSeen), String(-1 - o.maxRecent), w > 0 ? String(w) : '0', this.bucketTtl,
     ];
-    return this.client.call('EVALSHA', APPLY_SHA, keys.length, ...keys, ...args).catch((err: unknown) => {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.client.call('EVAL', APPLY_SCRIPT, keys.length, ...keys, ...args);
+    return this.script(APPLY_SHA, APPLY_SCRIPT, keys, args);
+  }
+
+  /** Run a script by its SHA1 (`EVALSHA`), sending its text (`EVAL`) when the server has lost its script cache. */
+  private script(sha: string, text: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return this.client.call('EVALSHA', sha, keys.length, ...keys, ...args).catch((err: unknown) => {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.client.call('EVAL', text, keys.length, ...keys, ...args);
       throw err;
     });
   }
@@ -248,7 +326,8 @@ export class RedisFeedStore implements FeedStore {
 
   /**
    * Start the calls together and wait for all of them. Rejects with a {@link StoreUnavailableError} when one
-   * fails (its error is the `cause`) or when no reply has come for `timeoutMs` (the clock restarts at each reply).
+   * fails (its error is the `cause`) or when no reply has come for `timeoutMs` (the clock restarts at each reply;
+   * replies already received by the process but not yet read when it fires still count).
    */
   private send(what: string, calls: readonly (() => Promise<unknown>)[]): Promise<unknown[]> {
     const timeoutMs = this.timeoutMs;
@@ -264,7 +343,10 @@ export class RedisFeedStore implements FeedStore {
         reject(err instanceof StoreUnavailableError ? err
           : new StoreUnavailableError(`${what}: Redis call failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
       };
-      const timer = setTimeout(() => fail(new StoreUnavailableError(`${what}: Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+      // When the timer fires, replies that arrived while this process was busy elsewhere may still wait to be
+      // read (timers run before I/O in a loop turn): decide after one I/O pass, so a stall of our own is not
+      // blamed on Redis.
+      const timer = setTimeout(() => setImmediate(() => fail(new StoreUnavailableError(`${what}: Redis did not answer within ${timeoutMs} ms`))), timeoutMs);
       calls.forEach((call, i) => {
         let p: Promise<unknown>;
         try {
@@ -290,6 +372,11 @@ export class RedisFeedStore implements FeedStore {
   private checkOpen(): void {
     if (this.closed) throw new ClosedError('RedisFeedStore is closed');
   }
+}
+
+/** A score from the trending script (`%.17g`; C prints infinity as `inf`). */
+function parseScore(s: string): number {
+  return s === 'inf' ? Infinity : Number(s);
 }
 
 /** A reply that should be an array of strings (ioredis gives strings; Buffers are decoded as UTF-8). */

@@ -166,6 +166,91 @@ function contract(make: Make): void {
     });
   });
 
+  describe('trending per-bucket truncation (perBucket)', () => {
+    const opts = { bucketMs: 1000, halfLifeMs: 1000, windowBuckets: 3 };
+    const repins = (pin: string, count: number, time: number) => Array.from({ length: count }, () => ev('repin', 'u', pin, time, 'x'));
+    // bucket 10 (weight 1 at now 10_500): A 3, B 2, X 1. bucket 9 (weight ½): C 3, D 2, X 1.5, B 0.5
+    const events = [
+      ...repins('A', 3, 10_100), ...repins('B', 2, 10_200), ...repins('X', 1, 10_300),
+      ...repins('C', 3, 9_100), ...repins('D', 2, 9_200), ...repins('X', 1, 9_300), ev('click', 'u', 'X', 9_300, 'x'), ev('click', 'u', 'B', 9_400, 'x'),
+    ];
+
+    it('a pin outside every bucket\'s top is missed; a pin counts only the buckets whose top it is in', async () => {
+      const two = make({ ...opts, perBucket: 2 });
+      await two.applyEvents(events);
+      // X (1 + 1.5·½ = 1.75 in full) is third in both buckets: missed; B's ½ from bucket 9 (fourth there) is cut
+      expect(await two.trending('x', 10, 10_500)).toEqual([
+        { id: 'A', score: 3 }, { id: 'B', score: 2 }, { id: 'C', score: 1.5 }, { id: 'D', score: 1 },
+      ]);
+      const three = make({ ...opts, perBucket: 3 });
+      await three.applyEvents(events);
+      expect(await three.trending('x', 10, 10_500)).toEqual([
+        { id: 'A', score: 3 }, { id: 'B', score: 2 }, { id: 'X', score: 1.75 }, { id: 'C', score: 1.5 }, { id: 'D', score: 1 },
+      ]);
+      const full = [{ id: 'A', score: 3 }, { id: 'B', score: 2.25 }, { id: 'X', score: 1.75 }, { id: 'C', score: 1.5 }, { id: 'D', score: 1 }];
+      for (const s of [make({ ...opts, perBucket: 4 }), make(opts)]) {
+        await s.applyEvents(events);
+        expect(await s.trending('x', 10, 10_500)).toEqual(full);
+        expect(await s.trending(null, 2, 10_500)).toEqual(full.slice(0, 2));
+        await s.close();
+      }
+      // a perBucket below n: fewer than n pins come back
+      const one = make({ ...opts, perBucket: 1 });
+      await one.applyEvents(events);
+      expect(await one.trending('x', 10, 10_500)).toEqual([{ id: 'A', score: 3 }, { id: 'C', score: 1.5 }]);
+      await Promise.all([two.close(), three.close(), one.close()]);
+    });
+
+    it('ties at the cut: the smallest ids (code points) are kept, whatever order Redis returns them in', async () => {
+      const s = make({ ...opts, perBucket: 3 });
+      // bucket 10: 'a' 2, then eight pins tied at 1 (ZRANGE … REV would return the largest ids first)
+      const tied = ['q', 'b', 'z', '😀', '\uFFFD', 'c', 'bb', 'é'];
+      await s.applyEvents([...repins('a', 2, 10_000), ...tied.map((p) => ev('repin', 'u', p, 10_000, 'x'))]);
+      expect(await s.trending('x', 10, 10_500)).toEqual([{ id: 'a', score: 2 }, { id: 'b', score: 1 }, { id: 'bb', score: 1 }]);
+      // every pin of the bucket tied: no pin above the cut
+      await s.applyEvents(['z', '😀', '\uFFFD'].map((p) => ev('repin', 'u', p, 10_000, 'y')));
+      expect(await s.trending('y', 10, 10_500)).toEqual([{ id: 'z', score: 1 }, { id: '\uFFFD', score: 1 }, { id: '😀', score: 1 }]);
+      const two = make({ ...opts, perBucket: 2 });
+      await two.applyEvents(['z', '😀', '\uFFFD'].map((p) => ev('repin', 'u', p, 10_000, 'y')));
+      // code points: 'z' < U+FFFD < U+1F600 (UTF-16 `<` would put '😀' before '\uFFFD')
+      expect(await two.trending('y', 10, 10_500)).toEqual([{ id: 'z', score: 1 }, { id: '\uFFFD', score: 1 }]);
+      await Promise.all([s.close(), two.close()]);
+    });
+
+    it('many ties at the cut over several buckets', async () => {
+      const s = make({ ...opts, perBucket: 20 });
+      const id = (i: number) => `t${String(i).padStart(2, '0')}`;
+      const evs: FeedEvent[] = [];
+      for (const i of [7, 3, 44, 21, 9]) evs.push(...repins(id(i), 2, 10_000)); // five pins at 2
+      for (let i = 49; i >= 0; i--) if (![7, 3, 44, 21, 9].includes(i)) evs.push(ev('repin', 'u', id(i), 10_000, 'x')); // 45 at 1
+      for (let i = 0; i < 50; i++) evs.push(ev('repin', 'u', id(i), 9_000, 'x')); // bucket 9: all 50 tied at 1
+      await s.applyEvents(evs);
+      const got = await s.trending('x', 100, 10_500);
+      // bucket 10 keeps the five 2s and the 15 smallest ids at 1; bucket 9 keeps t00..t19 (½ each)
+      const kept10 = new Map<string, number>([[3, 2], [7, 2], [9, 2], [21, 2], [44, 2]].map(([i, c]) => [id(i), c]));
+      for (let i = 0, k = 0; k < 15; i++) if (!kept10.has(id(i))) { kept10.set(id(i), 1); k++; }
+      const want = new Map(kept10);
+      for (let i = 0; i < 20; i++) want.set(id(i), (want.get(id(i)) ?? 0) + 0.5);
+      const wantList = [...want].map(([pin, score]) => ({ id: pin, score })).sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+      expect(got).toEqual(wantList);
+      expect(got.length).toBe(22); // t00..t19, t21, t44 (bucket 10's 15 smallest at 1 are t00..t17 without t03, t07, t09)
+      await s.close();
+    });
+
+    it('the default depth is max(200, 4·n), per call', async () => {
+      const s = make(opts);
+      const id = (i: number) => `p${String(i).padStart(3, '0')}`;
+      // bucket 10: 250 pins tied at 1; bucket 9: p249 at 1 (weight ½)
+      await s.applyEvents([...Array.from({ length: 250 }, (_, i) => ev('repin', 'u', id(i), 10_000, 'x')), ev('repin', 'u', id(249), 9_000, 'x')]);
+      // n 1 → depth 200: p249 is outside bucket 10's top (p000..p199) and gets only ½
+      expect(await s.trending('x', 1, 10_500)).toEqual([{ id: 'p000', score: 1 }]);
+      expect((await s.trending('x', 62, 10_500)).map((t) => t.id)).not.toContain('p249'); // depth 248
+      // n 63 → depth 252: the whole bucket
+      expect((await s.trending('x', 63, 10_500))[0]).toEqual({ id: 'p249', score: 1.5 });
+      await s.close();
+    });
+  });
+
   it('an event id is applied once, in one batch and across batches', async () => {
     const s = make({ bucketMs: 1000, halfLifeMs: 1000 });
     const a = ev('repin', 'u', 'p1', 1000, 'x', 'id-a');

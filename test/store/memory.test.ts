@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidParameterError } from '../../src/core/errors.js';
 import { compareCodePoints, DEFAULT_TRENDING_WEIGHTS, MemoryFeedStore, type FeedEvent } from '../../src/store/index.js';
+import { topOfBucket } from '../../src/store/memory.js';
 
 const ev = (id: string, type: FeedEvent['type'], user: string, pin: string, time: number, category?: string): FeedEvent =>
   (category === undefined ? { id, type, user, pin, time } : { id, type, user, pin, time, category });
@@ -20,6 +21,8 @@ describe('MemoryFeedStore options', () => {
       [{ weights: { click: -1 } }, 'weights.click'], [{ weights: { repin: NaN } }, 'weights.repin'], [{ weights: { like: 1 } }, 'weights.like'],
       [{ weights: JSON.parse('{"__proto__": 1}') }, 'weights.__proto__'], [{ weights: JSON.parse('{"toString": 1}') }, 'weights.toString'],
       [{ weights: 3 }, 'weights'], [{ weights: null }, 'weights'], [null, 'options'],
+      [{ perBucket: 0 }, 'perBucket'], [{ perBucket: 2.5 }, 'perBucket'], [{ perBucket: 1_000_001 }, 'perBucket'],
+      [{ perBucket: '10' }, 'perBucket'], [{ perBucket: null }, 'perBucket'], [{ perBucket: NaN }, 'perBucket'],
     ];
     for (const [o, name] of cases) {
       let err: unknown;
@@ -29,6 +32,8 @@ describe('MemoryFeedStore options', () => {
     }
     expect(Object.isFrozen(DEFAULT_TRENDING_WEIGHTS)).toBe(true);
     expect(() => new MemoryFeedStore({ weights: new Map([['__proto__', 1]]) as never })).toThrow(/weights\.__proto__/);
+    expect(() => new MemoryFeedStore({ perBucket: 0 })).toThrow(/perBucket/);
+    for (const perBucket of [undefined, 1, 1_000_000]) expect(() => new MemoryFeedStore({ perBucket })).not.toThrow();
   });
 
   it('a partial weights table keeps the other defaults', async () => {
@@ -103,6 +108,22 @@ describe('MemoryFeedStore prototype safety', () => {
     await s.applyEvents([e as unknown as FeedEvent]);
     expect(reads).toBe(1);
     expect((await s.trending('ok', 5, 1)).map((t) => t.id)).toEqual(['p']);
+  });
+});
+
+describe('topOfBucket (the per-bucket cut)', () => {
+  it('keeps the top k by count descending, ties by id ascending (code points), as a full sort would', () => {
+    const ids = ['a', 'b', 'ab', '\uFFFD', '😀', '\uE000', 'é', 'z', '\u{10000}', 'aa', 'ba', 'c', 'd', 'e', 'f', 'g'];
+    let seed = 12345;
+    const rand = (m: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % m; };
+    for (let run = 0; run < 300; run++) {
+      const bucket = new Map<string, number>();
+      for (const id of ids) if (rand(4) > 0) bucket.set(id, [0.5, 1, 1, 1.5, 2, 3][rand(6)]);
+      const k = 1 + rand(ids.length + 2);
+      const want = [...bucket].sort((x, y) => y[1] - x[1] || compareCodePoints(x[0], y[0])).slice(0, k);
+      const got = [...topOfBucket(bucket, k)].sort((x, y) => y[1] - x[1] || compareCodePoints(x[0], y[0]));
+      expect(got).toEqual(want);
+    }
   });
 });
 

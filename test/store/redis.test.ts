@@ -36,7 +36,7 @@ describe('RedisFeedStore without a server', () => {
     const client: RedisClientLike = { call: async () => null };
     for (const [o, name] of [
       [{ prefix: 'a{b}' }, 'prefix'], [{ prefix: '' }, 'prefix'], [{ timeoutMs: 0 }, 'timeoutMs'], [{ ownsClient: 1 }, 'ownsClient'],
-      [{ maxSeen: 0 }, 'maxSeen'], [{ weights: { click: -1 } }, 'weights.click'],
+      [{ maxSeen: 0 }, 'maxSeen'], [{ weights: { click: -1 } }, 'weights.click'], [{ perBucket: 0 }, 'perBucket'], [{ perBucket: 1.5 }, 'perBucket'],
     ] as const) {
       let err: unknown;
       try { new RedisFeedStore(client, o as never); } catch (e) { err = e; }
@@ -152,6 +152,41 @@ describe.skipIf(!redis)(`RedisFeedStore on redis-server${SKIP}`, () => {
     expect(await store.seen('u')).toEqual(new Set(['p', 'q']));
   });
 
+  it('trending is one command per call (one script), returning only n pins, NOSCRIPT falling back to EVAL', async () => {
+    const commands: string[] = [];
+    const replyLengths: number[] = [];
+    const counted: RedisClientLike = {
+      call: async (command, ...args) => {
+        commands.push(command);
+        const reply = await client.call(command, ...args);
+        if (Array.isArray(reply)) replyLengths.push(reply.length);
+        return reply;
+      },
+    };
+    const opts = { prefix: 'one', bucketMs: 1000, timeoutMs: 5000 };
+    const writer = new RedisFeedStore(client, opts);
+    // 24 buckets (the default window), 300 pins in each of the last 5
+    const evs: FeedEvent[] = [];
+    for (let b = 0; b < 5; b++) for (let p = 0; p < 300; p++) evs.push(ev(`${b}-${p}`, p % 3 ? 'click' : 'repin', 'u', `p${p}`, 100_000 - b * 1000, p % 2 ? 'c' : null));
+    await writer.applyEvents(evs);
+    const mem = new MemoryFeedStore({ bucketMs: 1000 });
+    await mem.applyEvents(evs);
+    const store = new RedisFeedStore(counted, opts);
+    await client.script('FLUSH');
+    expect(await store.trending(null, 10, 100_500)).toEqual(await mem.trending(null, 10, 100_500));
+    expect(commands).toEqual(['EVALSHA', 'EVAL']); // the script cache was empty: sent once by text
+    for (const [cat, n] of [[null, 10], ['c', 10], [null, 1], ['c', 100], ['none', 5], [null, 400]] as const) {
+      commands.length = 0;
+      replyLengths.length = 0;
+      const got = await store.trending(cat, n, 100_500);
+      expect(commands).toEqual(['EVALSHA']);
+      expect(replyLengths).toEqual([2 * got.length]);
+      expect(got.length).toBeLessThanOrEqual(n);
+      expect(got).toEqual(await mem.trending(cat, n, 100_500));
+    }
+    expect((await store.trending(null, 10, 100_500)).length).toBe(10);
+  });
+
   it('close() quits the client only when it owns it', async () => {
     const shared = new RedisFeedStore(client, { prefix: 'own' });
     await shared.close();
@@ -184,15 +219,22 @@ describe.skipIf(!redis)(`RedisFeedStore on redis-server${SKIP}`, () => {
     return category === undefined ? rest : { ...rest, category };
   });
   let run = 0;
+  let truncated = 0;
 
-  it('Memory and Redis return the same seen, recent, trending and counts (fast-check, seeded)', async () => {
+  it('Memory and Redis return the same seen, recent, trending and counts, with and without a small perBucket (fast-check, seeded)', async () => {
     await fc.assert(fc.asyncProperty(
-      fc.array(fc.array(eventArb, { maxLength: 25 }), { minLength: 1, maxLength: 3 }),
+      fc.array(fc.array(eventArb, { maxLength: 25, size: 'medium' }), { minLength: 1, maxLength: 3 }),
       fc.integer({ min: 0, max: 6000 }),
-      async (batches, after) => {
+      fc.integer({ min: 1, max: 3 }),
+      async (batches, after, perBucket) => {
         const mem = new MemoryFeedStore(OPTS);
         const red = new RedisFeedStore(client, { ...OPTS, prefix: `prop${run++}`, timeoutMs: 5000 });
-        for (const b of batches) expect(await red.applyEvents(b)).toEqual(await mem.applyEvents(b));
+        const memCut = new MemoryFeedStore({ ...OPTS, perBucket });
+        const redCut = new RedisFeedStore(client, { ...OPTS, perBucket, prefix: `prop${run++}`, timeoutMs: 5000 });
+        for (const b of batches) {
+          expect(await red.applyEvents(b)).toEqual(await mem.applyEvents(b));
+          expect(await redCut.applyEvents(b)).toEqual(await memCut.applyEvents(b));
+        }
         expect(await red.appliedCount()).toBe(await mem.appliedCount());
         for (const u of USERS) {
           expect(await red.seen(u)).toEqual(await mem.seen(u));
@@ -204,10 +246,42 @@ describe.skipIf(!redis)(`RedisFeedStore on redis-server${SKIP}`, () => {
           for (const c of [null, 'x', 'y', '*', 'x:y}', 'none']) {
             expect(await red.trending(c, 20, now)).toEqual(await mem.trending(c, 20, now));
             expect(await red.trending(c, 2, now)).toEqual(await mem.trending(c, 2, now));
+            const cut = await memCut.trending(c, 20, now);
+            expect(await redCut.trending(c, 20, now)).toEqual(cut);
+            expect(await redCut.trending(c, 2, now)).toEqual(await memCut.trending(c, 2, now));
+            if (JSON.stringify(cut) !== JSON.stringify(await mem.trending(c, 20, now))) truncated++;
           }
         }
       },
     ), { seed: 20240601, numRuns: 20 });
+    expect(truncated).toBeGreaterThan(10); // the small perBucket did cut buckets
+  });
+
+  it('Memory and Redis agree on crowded buckets with many ties at the cut (fast-check, seeded)', async () => {
+    const pins = [...Array.from({ length: 30 }, (_, i) => `q${i}`), 'é', '😀', '\uFFFD', '\u{10000}', '\uE000', 'q', 'Q'];
+    const crowdedArb = fc.array(fc.record({
+      type: fc.constantFrom<FeedEvent['type']>('repin', 'click', 'create'),
+      pin: fc.constantFrom(...pins),
+      bucket: fc.integer({ min: 0, max: 3 }),
+    }), { minLength: 1, maxLength: 150, size: 'max' });
+    let cutRuns = 0;
+    await fc.assert(fc.asyncProperty(crowdedArb, fc.integer({ min: 1, max: 12 }), fc.constantFrom(1, 5, 50), async (raw, perBucket, n) => {
+      const opts: FeedStoreOptions = { bucketMs: 1000, windowBuckets: 4, halfLifeMs: 2300, perBucket };
+      const events = raw.map((e, i): FeedEvent => ({ id: `c${i}`, type: e.type, user: 'u', pin: e.pin, category: 'k', time: e.bucket * 1000 + (i % 1000) }));
+      const mem = new MemoryFeedStore(opts);
+      const red = new RedisFeedStore(client, { ...opts, prefix: `crowd${run++}`, timeoutMs: 5000 });
+      await mem.applyEvents(events);
+      await red.applyEvents(events);
+      for (const now of [3000, 3999, 5500]) {
+        const want = await mem.trending('k', n, now);
+        expect(await red.trending('k', n, now)).toEqual(want);
+        expect(await red.trending(null, n, now)).toEqual(await mem.trending(null, n, now));
+      }
+      const full = new MemoryFeedStore({ ...opts, perBucket: 1000 });
+      await full.applyEvents(events);
+      if (JSON.stringify(await full.trending('k', 50, 3000)) !== JSON.stringify(await mem.trending('k', 50, 3000))) cutRuns++;
+    }), { seed: 424242, numRuns: 30 });
+    expect(cutRuns).toBeGreaterThan(15); // most runs cut some bucket
   });
 
   it('the state does not depend on the order events arrive in (seen, recent)', async () => {
