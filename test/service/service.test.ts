@@ -14,7 +14,7 @@ import { Ingestor } from '../../src/ingest/index.js';
 import { MemoryFeedStore, StoreUnavailableError, type FeedEvent, type FeedStore } from '../../src/store/index.js';
 import { buildSyntheticBundle, loadBundle, saveBundle, type Bundle } from '../../examples/feed-service/src/bundle.js';
 import { createFeedService, type FeedService } from '../../examples/feed-service/src/service.js';
-import { Admission } from '../../examples/feed-service/src/overload.js';
+import { Admission, Semaphore } from '../../examples/feed-service/src/overload.js';
 
 /** Functional tests do not depend on the machine's speed: the lag-based overload modes are off (tested below). */
 const CALM = { cheapLagMs: 1e9, shedLagMs: 1e9 };
@@ -358,5 +358,17 @@ describe('overload control', () => {
     } finally {
       a.close();
     }
+  });
+
+  it('the image-work semaphore holds `limit`, queues `queue`, and refuses the rest at once', async () => {
+    const sem = new Semaphore(1, 1);
+    expect(sem.acquire()).toBe(true);
+    const waiting = sem.acquire() as Promise<boolean>;
+    expect(sem.acquire()).toBe(false);
+    sem.release();
+    expect(await waiting).toBe(true);
+    expect(sem.active).toBe(1);
+    sem.release();
+    expect(sem.active).toBe(0);
   });
 });

@@ -126,3 +126,33 @@ export class Admission {
     for (const q of this.queue.splice(0)) q.resolve('cheap');
   }
 }
+
+/**
+ * At most `limit` holders at once and `queue` waiting; past that, {@link acquire} resolves `false` at once (the
+ * caller sheds). For the expensive requests that have no cheaper answer: image search and uploads run the CNN.
+ */
+export class Semaphore {
+  private held = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(readonly limit: number, readonly queue: number) {}
+
+  get active(): number {
+    return this.held;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  acquire(): Promise<boolean> | boolean {
+    if (this.held < this.limit) { this.held++; return true; }
+    if (this.waiting.length >= this.queue) return false;
+    return new Promise<boolean>((resolve) => this.waiting.push(() => { this.held++; resolve(true); }));
+  }
+
+  release(): void {
+    this.held--;
+    const next = this.waiting.shift();
+    if (next) next();
+  }
+}

@@ -28,7 +28,7 @@ import { CfCandidateSource, FeedGenerator, VisualNeighborsSource, VisualSearch, 
 import { FEED_EVENT_TYPES, MemoryFeedStore, StoreUnavailableError, type FeedEvent, type FeedStore, type TrendingPin } from '../../../src/store/index.js';
 import { type Bundle, buildCfIndexAsync, loadBundle } from './bundle.js';
 import { Counter, Gauge, Histogram, Registry } from './metrics.js';
-import { Admission, type AdmissionOptions } from './overload.js';
+import { Admission, Semaphore, type AdmissionOptions } from './overload.js';
 
 /** Ids the service accepts for users, pins, events and categories. */
 export const ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
@@ -54,6 +54,8 @@ export interface FeedServiceOptions {
   overload?: AdmissionOptions;
   /** Image limits of uploads. @default { maxBytes: 8 MiB, maxPixels: 40M } */
   imageLimits?: ImageLimits;
+  /** Image searches and uploads (they run the CNN) at once, and waiting; past both, 503. @default { concurrent: 2, queue: 16 } */
+  imageWork?: { concurrent?: number; queue?: number };
   /** Most events per POST /events. @default 1000 */
   maxEventsPerRequest?: number;
   /** Events kept for retry while the store is away; past it, POST /events answers 503 (nothing accepted). @default 200_000 */
@@ -264,6 +266,13 @@ export async function createFeedService(options: FeedServiceOptions): Promise<Fe
   const maxPending = options.maxPendingEvents ?? 200_000;
   const imageLimits: ImageLimits = { maxBytes: 8 * 1024 * 1024, maxPixels: 40_000_000, ...options.imageLimits };
   const admission = new Admission(options.overload);
+  const imageWork = new Semaphore(options.imageWork?.concurrent ?? 2, options.imageWork?.queue ?? 16);
+  const shed = (reply: FastifyReply, what: string) => reply.code(503).header('retry-after', '1').send({ error: `overloaded: ${what} shed, retry later`, field: null, kind: 'shed' });
+  /** Run `f` holding an image-work slot, or shed. */
+  async function withImageSlot<T>(reply: FastifyReply, what: string, f: () => Promise<T>): Promise<T | FastifyReply> {
+    if (!(await imageWork.acquire())) return shed(reply, what);
+    try { return await f(); } finally { imageWork.release(); }
+  }
   let bundle = options.bundle;
   const trending = new TrendingCache(store, () => bundle.pins.categories);
   trending.start(options.trendingRefreshMs ?? 1000);
@@ -578,6 +587,8 @@ export async function createFeedService(options: FeedServiceOptions): Promise<Fe
     { labels: { queue: 'feed_running' }, value: admission.active },
     { labels: { queue: 'in_process' }, value: admission.inProcess },
     { labels: { queue: 'events_pending' }, value: pending.length },
+    { labels: { queue: 'image_running' }, value: imageWork.active },
+    { labels: { queue: 'image_waiting' }, value: imageWork.queued },
   ]));
   reg.add(new Gauge('pinrec_event_loop_lag_ms', 'How late the event loop runs (smoothed)', () => admission.lagMs));
   reg.add(new Gauge('pinrec_store_up', '1 when the last trending refresh reached the store', () => (trending.up ? 1 : 0)));
@@ -589,7 +600,7 @@ export async function createFeedService(options: FeedServiceOptions): Promise<Fe
     if (!admission.enter()) {
       feeds.shed++;
       feedKinds.inc({ kind: 'shed' });
-      return reply.code(503).header('retry-after', '1').send({ error: 'overloaded: feed shed', field: null, kind: 'shed' });
+      return shed(reply, 'feed');
     }
     try {
       const d = await admission.acquire();
@@ -618,14 +629,17 @@ export async function createFeedService(options: FeedServiceOptions): Promise<Fe
     return { pin, by: 'cf', items: r.ids.map((id, i) => ({ id, score: r.scores[i] })) };
   });
 
-  app.post('/search', async (req) => {
+  app.post('/search', async (req, reply) => {
     const p = pipeline;
     const k = intQuery(req, 'k', 20, 200);
     if (Buffer.isBuffer(req.body)) {
       if (!options.embedder) throw new HttpError(503, 'image', 'no image embedder is loaded; search by { "pin": id } instead');
-      await openImage(req.body, imageLimits, 'upload'); // byte, pixel and format limits before any decode
-      const results = await p.visual.search(req.body, { k });
-      return { by: 'image', items: results.map((r) => ({ id: r.id, score: r.score, similarity: r.similarity, reason: r.reason, category: r.category })) };
+      const bytes = req.body;
+      await openImage(bytes, imageLimits, 'upload'); // byte, pixel and format limits before any decode
+      return withImageSlot(reply, 'image search', async () => {
+        const results = await p.visual.search(bytes, { k });
+        return { by: 'image', items: results.map((r) => ({ id: r.id, score: r.score, similarity: r.similarity, reason: r.reason, category: r.category })) };
+      });
     }
     const body = req.body as { pin?: unknown } | undefined;
     if (body === null || typeof body !== 'object' || typeof body.pin !== 'string' || !ID_PATTERN.test(body.pin)) {
@@ -647,7 +661,10 @@ export async function createFeedService(options: FeedServiceOptions): Promise<Fe
     }
     const category = q.category as string | undefined;
     const creator = q.user as string | undefined;
-    const res = await options.ingestor.ingest(req.body, { category, creator });
+    const bytes = req.body;
+    const ingestor = options.ingestor;
+    const res = await withImageSlot(reply, 'upload', () => ingestor.ingest(bytes, { category, creator }));
+    if (!('id' in res)) return res;
     bundle.pins.addPin({ id: res.id, category: category ?? null, creator: creator ?? null, quality: res.record.quality ?? null, engagements: 0, impressions: 0 });
     return reply.code(res.outcome === 'created' ? 201 : 200).send({
       id: res.id, outcome: res.outcome, status: res.record.status, indexed: res.record.indexed, failed: res.failed,
@@ -657,8 +674,13 @@ export async function createFeedService(options: FeedServiceOptions): Promise<Fe
 
   app.post('/events', async (req, reply) => {
     const events = validateEvents(req.body);
-    const r = await acceptEvents(events);
-    return reply.code(202).send(r);
+    if (!admission.enter()) { eventsTotal.inc({ outcome: 'refused' }, events.length); return shed(reply, 'events (none accepted)'); }
+    try {
+      const r = await acceptEvents(events);
+      return reply.code(202).send(r);
+    } finally {
+      admission.leave();
+    }
   });
 
   if (options.admin ?? true) {
