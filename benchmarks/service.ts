@@ -278,6 +278,28 @@ async function run(args: Args): Promise<void> {
     // warm-up
     countAccepted(await openLoop(send, stream, 50, quick ? 1 : 3));
 
+    // ---- 0. closed loop: c clients each sending the next feed request when the last is answered
+    const conc: Record<string, unknown>[] = [];
+    for (const c of quick ? [1, 4, 16] : [1, 2, 4, 8, 16, 32, 64]) {
+      const lat: number[] = [];
+      let kinds = { full: 0, degraded: 0, cheap: 0, shed: 0, other: 0 };
+      const until = performance.now() + stepS * 1000;
+      let u = 0;
+      await Promise.all(Array.from({ length: c }, async () => {
+        while (performance.now() < until) {
+          const t = performance.now();
+          const r = await send({ method: 'GET', path: `/feed/u${(u++ * 7919) % users}`, kind: 'feed' });
+          lat.push(performance.now() - t);
+          const k = /"kind":"(\w+)"/.exec(r.body)?.[1] ?? 'other';
+          kinds = { ...kinds, [k in kinds ? k : 'other']: kinds[(k in kinds ? k : 'other') as keyof typeof kinds] + 1 };
+        }
+      }));
+      lat.sort((a, b) => a - b);
+      conc.push({ clients: c, rps: lat.length / stepS, p50Ms: quantile(lat, 0.5), p95Ms: quantile(lat, 0.95), p99Ms: quantile(lat, 0.99), ...kinds });
+      printTable([conc[conc.length - 1]]);
+    }
+    result.concurrency = conc;
+
     // ---- 1. sweep
     const rates = quick ? [50, 100, 200] : [50, 100, 200, 300, 400, 500, 600, 800, 1000, 1300, 1600];
     const sweep: Record<string, unknown>[] = [];
