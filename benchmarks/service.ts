@@ -25,7 +25,7 @@
  *   npm run bench -- service --build-only       build and cache the bundle only (1M pins: minutes), then run the load alone
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -191,7 +191,7 @@ async function startRedis(dir: string, port: number): Promise<{ proc: ChildProce
 async function startService(bundleDir: string, redisUrl: string | undefined): Promise<{ port: number; proc: ChildProcess; stop(): Promise<void> }> {
   const port = await freePort();
   const main = path.join('examples', 'feed-service', 'src', 'main.ts');
-  const [cmd, a] = pin(0, process.execPath, ['--import', 'tsx', main, '--bundle', bundleDir, '--port', String(port), ...(redisUrl ? ['--redis', redisUrl] : [])]);
+  const [cmd, a] = pin(0, process.execPath, ['--import', 'tsx', main, '--bundle', bundleDir, '--models', 'none', '--port', String(port), ...(redisUrl ? ['--redis', redisUrl] : [])]);
   const proc = spawn(cmd, a, { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     let text = '';
@@ -248,10 +248,15 @@ async function run(args: Args): Promise<void> {
   cpSync(bundleDir, swapDir, { recursive: true });
   const badDir = path.join(work, 'corrupt');
   cpSync(bundleDir, badDir, { recursive: true });
+  // one byte flipped a third of the way into the model file (read and written in place: it can pass 2 GiB)
   const mf = path.join(badDir, 'model.pinrec');
-  const bytes = readFileSync(mf);
-  bytes[Math.floor(bytes.length / 3)] ^= 0x5a;
-  writeFileSync(mf, bytes);
+  const fd = openSync(mf, 'r+');
+  const at = Math.floor(fstatSync(fd).size / 3);
+  const one = Buffer.alloc(1);
+  readSync(fd, one, 0, 1, at);
+  one[0] ^= 0x5a;
+  writeSync(fd, one, 0, 1, at);
+  closeSync(fd);
 
   const hasRedis = !spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).error;
   const redisPort = await freePort();

@@ -276,12 +276,8 @@ export async function readContainer<M = unknown>(file: string, expectKind?: stri
     if (opened.ino !== st.ino || opened.dev !== st.dev) throw new FileFormatError(file, 'was replaced while being opened');
     const size = opened.size;
     buf = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const { bytesRead } = await fh.read(buf, got, size - got, got);
-      if (bytesRead === 0) throw new FileFormatError(file, `shrank while being read (${got} of the ${size} bytes it had when opened)`);
-      got += bytesRead;
-    }
+    const got = await readInto(fh, buf, size);
+    if (got < size) throw new FileFormatError(file, `shrank while being read (${got} of the ${size} bytes it had when opened)`);
     // One byte past the size seen at open: a file that grew while being read is not what was checked.
     const { bytesRead: extra } = await fh.read(Buffer.alloc(1), 0, 1, size);
     if (extra > 0) throw new FileFormatError(file, `grew while being read (beyond the ${size} bytes it had when opened)`);
@@ -292,6 +288,21 @@ export async function readContainer<M = unknown>(file: string, expectKind?: stri
     await fh.close().catch(() => undefined);
   }
   return decodeContainer<M>(buf, file, expectKind);
+}
+
+/**
+ * Read `size` bytes from the start of `fh` into `buf`, at most `maxChunk` per call (Node's `read` takes a
+ * 32-bit length: a single read of a file over 2 GiB aborts the process). Returns the bytes read, fewer than
+ * `size` only when the file ended first.
+ */
+export async function readInto(fh: Pick<fsp.FileHandle, 'read'>, buf: Buffer, size: number, maxChunk = 1 << 30): Promise<number> {
+  let got = 0;
+  while (got < size) {
+    const { bytesRead } = await fh.read(buf, got, Math.min(size - got, maxChunk), got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
 }
 
 function kindOf(st: Stats): string {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readContainer, writeContainer, encodeContainer, FileFormatError, InvalidParameterError } from '../../src/core/index.js';
-import { MAX_CONTAINER_BYTES } from '../../src/core/container.js';
+import { MAX_CONTAINER_BYTES, readInto } from '../../src/core/container.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CONTAINER = JSON.stringify(path.join(ROOT, 'src/core/container.ts'));
@@ -126,4 +126,25 @@ describe('temp files of killed writers', () => {
     expect(readdirSync(sub)).toEqual(['model.pinrec']);
     expect((await readContainer<{ i: number }>(f, 'kill.test')).meta.i).toBe(-1);
   }, 180_000);
+});
+
+describe('readInto reads a file in bounded chunks', () => {
+  it('assembles the file from reads of at most maxChunk bytes (a file over 2 GiB needs several: Node takes 32-bit lengths)', async () => {
+    const bytes = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7) & 255));
+    const lengths: number[] = [];
+    const fh = {
+      read: async (buf: Buffer, off: number, len: number, pos: number) => {
+        lengths.push(len);
+        const n = Math.min(len, bytes.length - pos, 300); // the OS may return less than asked
+        bytes.copy(buf, off, pos, pos + n);
+        return { bytesRead: Math.max(0, n), buffer: buf };
+      },
+    };
+    const buf = Buffer.alloc(1000);
+    expect(await readInto(fh as never, buf, 1000, 128)).toBe(1000);
+    expect(buf.equals(bytes)).toBe(true);
+    expect(Math.max(...lengths)).toBe(128);
+    const short = Buffer.alloc(1200);
+    expect(await readInto(fh as never, short, 1200, 512)).toBe(1000); // the file ended first
+  });
 });
