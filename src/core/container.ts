@@ -93,7 +93,7 @@ export function encodeContainer(kind: string, version: number, meta: unknown, se
   const parts: Buffer[] = [fixed, headerBuf, Buffer.alloc(pad8(16 + headerBuf.length))];
   for (const b of bodies) parts.push(b, Buffer.alloc(pad8(b.length)));
   const hash = createHash('sha256');
-  for (const p of parts) hash.update(p);
+  for (const p of parts) updateChunked(hash, p);
   parts.push(hash.digest());
   return Buffer.concat(parts);
 }
@@ -105,7 +105,7 @@ export function decodeContainer<M = unknown>(buf: Buffer, source: string, expect
   const cver = buf.readUInt32LE(8);
   if (cver !== CONTAINER_VERSION) throw new FileFormatError(source, `unsupported container version ${cver} (this build reads ${CONTAINER_VERSION})`);
   const body = buf.subarray(0, buf.length - 32);
-  const digest = createHash('sha256').update(body).digest();
+  const digest = sha256Chunked(body);
   if (!digest.equals(buf.subarray(buf.length - 32))) {
     throw new FileFormatError(source, 'checksum mismatch: the file is truncated or was altered');
   }
@@ -288,6 +288,18 @@ export async function readContainer<M = unknown>(file: string, expectKind?: stri
     await fh.close().catch(() => undefined);
   }
   return decodeContainer<M>(buf, file, expectKind);
+}
+
+/** Feed `data` to `hash` at most 1 GiB at a time (`Hash.update` refuses more than 2 GiB in one call). */
+export function updateChunked(hash: ReturnType<typeof createHash>, data: Uint8Array, maxChunk = 1 << 30): void {
+  for (let o = 0; o < data.length; o += maxChunk) hash.update(data.subarray(o, Math.min(data.length, o + maxChunk)));
+  if (data.length === 0) hash.update(data);
+}
+
+function sha256Chunked(data: Uint8Array): Buffer {
+  const h = createHash('sha256');
+  updateChunked(h, data);
+  return h.digest();
 }
 
 /**

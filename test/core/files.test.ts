@@ -148,3 +148,14 @@ describe('readInto reads a file in bounded chunks', () => {
     expect(await readInto(fh as never, short, 1200, 512)).toBe(1000); // the file ended first
   });
 });
+
+describe('updateChunked', () => {
+  it('hashes a buffer in pieces to the same digest as one update', async () => {
+    const { createHash } = await import('node:crypto');
+    const { updateChunked } = await import('../../src/core/container.js');
+    const data = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 31) & 255));
+    const h = createHash('sha256');
+    updateChunked(h, data, 333);
+    expect(h.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+  });
+});
