@@ -60,7 +60,7 @@ function client(port: number) {
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: keepBody || (res.statusCode ?? 0) !== 200 || req.kind !== 'events' ? Buffer.concat(chunks).toString('utf8') : '' }));
       res.on('error', () => resolve({ status: 0, body: '' }));
     });
-    r.setTimeout(10_000, () => r.destroy(new Error('timeout')));
+    r.setTimeout(120_000, () => r.destroy(new Error('timeout')));
     r.on('error', () => resolve({ status: 0, body: '' }));
     if (req.body) r.write(req.body);
     r.end();
@@ -306,9 +306,9 @@ async function run(args: Args): Promise<void> {
     result.concurrency = conc;
 
     // ---- 1. sweep
-    const rates = quick ? [50, 100, 200] : [50, 100, 200, 300, 400, 500, 600, 800, 1000, 1300, 1600];
+    const rates = quick ? [20, 50, 100, 200] : [10, 20, 30, 50, 75, 100, 150, 200, 300, 400, 600];
     const sweep: Record<string, unknown>[] = [];
-    let sustainable = rates[0];
+    let sustainable = 0;
     let sustainableSummary: Summary | undefined;
     for (const rate of rates) {
       const res = await openLoop(send, stream, rate, stepS);
@@ -328,6 +328,7 @@ async function run(args: Args): Promise<void> {
     result.allRequestsP99Ms = sustainableSummary?.p99Ms ?? null;
 
     // ---- 2. overload at 10×
+    if (sustainable === 0) { console.error(`no rate held (the lowest, ${rates[0]}/s, did not): overload and faults run from ${rates[0]}/s`); sustainable = rates[0]; }
     const rss0 = rssMb(svc.proc.pid!);
     const over = await openLoop(send, stream, sustainable * 10, quick ? 3 : 20);
     countAccepted(over); countRefused(over);
@@ -353,12 +354,19 @@ async function run(args: Args): Promise<void> {
       ] : []),
       { at: 0.4, what: 'visual source hangs', run: () => send({ method: 'POST', path: '/admin/fault', body: JSON.stringify({ hang: 'visual' }), kind: 'search' }) },
       { at: 0.5, what: 'visual source back', run: () => send({ method: 'POST', path: '/admin/fault', body: JSON.stringify({ hang: null }), kind: 'search' }) },
-      { at: 0.6, what: 'hot swap to another bundle', run: async () => { const r = await send({ method: 'POST', path: '/admin/swap', body: JSON.stringify({ dir: swapDir }), kind: 'search' }, true); swapStatus.push(r.status); swapEnd = (performance.now() - faultT0) / 1000; } },
-      { at: 0.8, what: 'corrupt bundle offered', run: async () => { const r = await send({ method: 'POST', path: '/admin/swap', body: JSON.stringify({ dir: badDir }), kind: 'search' }, true); corruptStatus = r.status; } },
+      { at: 0.6, what: 'hot swap to another bundle, then a corrupt bundle offered', run: async () => {
+        const r = await send({ method: 'POST', path: '/admin/swap', body: JSON.stringify({ dir: swapDir }), kind: 'search' }, true);
+        swapStatus.push(r.status);
+        swapEnd = (performance.now() - faultT0) / 1000;
+        const c = await send({ method: 'POST', path: '/admin/swap', body: JSON.stringify({ dir: badDir }), kind: 'search' }, true);
+        corruptStatus = c.status;
+        corruptEnd = (performance.now() - faultT0) / 1000;
+      } },
     ];
     const swapStatus: number[] = [];
     let corruptStatus = 0;
     let swapEnd = 0;
+    let corruptEnd = 0;
     let swapStart = 0;
     const faultT0 = performance.now();
     const running: Promise<unknown>[] = [];
@@ -373,7 +381,7 @@ async function run(args: Args): Promise<void> {
     await Promise.all(running);
     countAccepted(faultRes); countRefused(faultRes);
     const sf = summarize(faultRes, faultRate, faultS);
-    const inSwap = faultRes.filter((r) => r.at / 1000 >= swapStart - 0.5 && r.at / 1000 <= swapEnd + 1);
+    const inSwap = faultRes.filter((r) => r.at / 1000 >= swapStart - 0.5 && r.at / 1000 <= Math.max(swapEnd, corruptEnd) + 1);
     const swapFailed = inSwap.filter((r) => !(r.status === 200 || r.status === 202 || r.shed)).length;
     // every accepted event applied once: wait for the service to flush what it kept while Redis was away
     let stats: any;
@@ -385,7 +393,8 @@ async function run(args: Args): Promise<void> {
     const applied = stats.appliedEvents as number;
     result.faults = {
       rate: faultRate, seconds: faultS, timeline: marks.map((m) => `${m.t.toFixed(1)} s: ${m.what}`), ...summaryShares(sf),
-      swapStatus, swapSeconds: swapEnd - swapStart, requestsDuringSwap: inSwap.length, swapFailedRequests: swapFailed, corruptSwapStatus: corruptStatus,
+      swapStatus, swapSeconds: swapEnd - swapStart, corruptRejectSeconds: corruptEnd - swapEnd, requestsDuringSwap: inSwap.length, swapFailedRequests: swapFailed,
+      swapShed: inSwap.filter((r) => r.shed).length, swapCheap: inSwap.filter((r) => r.kind === 'cheap').length, swapP99Ms: quantile(inSwap.map((r) => r.ms).sort((a, b) => a - b), 0.99), corruptSwapStatus: corruptStatus,
       modelVersionAfter: stats.version, acceptedEvents: accepted.size, appliedEvents: applied, refusedEvents, duplicatesDropped: stats.eventsDuplicate,
     };
     result.lostEvents = accepted.size - applied;

@@ -27,7 +27,7 @@ import { DEFAULT_WEIGHTS, InteractionMatrix, type InteractionRecord } from './in
 import { randomizedSvd } from './svd.js';
 import { defaultThreads } from './parallel.js';
 import { type FittedState, type Row, isNewUser, userRow } from './state.js';
-import { scoreBlocked, scoreCandidates, scoringMatrix, withCooccurring } from './scoring.js';
+import { scoreBlocked, scoreCandidates, scoringMatrix, strongestCooccurring, withCooccurring } from './scoring.js';
 import { readModelFile, writeModelFile } from './model-file.js';
 import { applyEvent, compactState, liveOf, reservePins } from './updates.js';
 import {
@@ -88,6 +88,13 @@ export interface SvdRecommenderOptions {
 export interface SvdRecommendOptions<I extends Id = Id> extends RecommendOptions<I> {
   /** Overrides the model's `popularityPenalty` for this call. */
   popularityPenalty?: number;
+  /**
+   * With `candidates`: which pins co-occurring with the user's history join them. `'all'`: every one, so the
+   * result equals full ranking; a number m: the m with the largest co-occurrence term (SVD-EASE's sparse part),
+   * which bounds the work on a dense catalogue where a user's pins co-occur with tens of thousands of pins
+   * (scores stay exact; a pin outside both sets cannot come back). @default 'all'
+   */
+  cooccurring?: 'all' | number;
 }
 
 export type { NewUser, RecommendOptions };
@@ -319,12 +326,14 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     const denied = o.filterItems === undefined ? null : this.denseIds('filterItems', o.filterItems);
     const allowed = o.allowItems === undefined ? null : this.denseIds('allowItems', o.allowItems);
     const extra = o.candidates === undefined ? null : this.denseIds('candidates', o.candidates);
+    const co = o.cooccurring ?? 'all';
+    if (co !== 'all' && (typeof co !== 'number' || !Number.isInteger(co) || co < 0)) throw new InvalidParameterError('cooccurring', "'all' or an integer >= 0", co);
     const rows = users.map((u, i) => this.rowFor(u, fallback, users.length === 1 ? 'user' : `users[${i}]`));
     if (extra) {
       let allowMask: Uint8Array | null = null;
       if (allowed) { allowMask = new Uint8Array(nItems); for (const j of allowed) allowMask[j] = 1; }
       return rows.map((row) => {
-        let cand = this.withCooccurring(row, extra);
+        let cand = co === 'all' ? this.withCooccurring(row, extra) : this.withStrongest(row, extra, co);
         if (allowMask) cand = cand.filter((j) => allowMask![j] === 1);
         return this.rankCandidates(row, cand, denied, filterSeen, n, alpha);
       });
@@ -863,6 +872,13 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       }
     }
     return cand;
+  }
+
+  /** `extra` plus the `m` strongest co-occurring pins (see {@link strongestCooccurring}). */
+  private withStrongest(row: Row | undefined, extra: Int32Array, m: number): Int32Array {
+    const st = this.fitted_();
+    if (!this.sparseScratch || this.sparseScratch.length !== st.items.size) this.sparseScratch = new Float64Array(st.items.size);
+    return strongestCooccurring(st, row, extra, m, this.marks(), this.sparseScratch);
   }
 
   /** Top-n among `cand` only, with the same scores as full ranking (see {@link scoreCandidates}). */

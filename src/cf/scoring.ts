@@ -4,6 +4,7 @@
  * kernel of two-stage ranking, which gives each candidate its full-ranking score bit for bit.
  */
 import { InvalidParameterError } from '../core/errors.js';
+import { topK } from '../core/topk.js';
 import type { FittedState, Row } from './state.js';
 
 /**
@@ -151,10 +152,48 @@ export function withCooccurring(st: FittedState, row: Row | undefined, extra: In
 }
 
 /**
- * Scores of the pins `cand` only, with the same arithmetic as {@link scoreBlocked} (sparse term first, then
- * the factor term, in float64, rounded once), so a pin's score equals its full-ranking score bit for bit.
- * `scratch` (nItems float64, all zero) holds the sparse term and is zero again on return.
+ * `extra` plus the `m` pins with the largest co-occurrence term Σᵢ x_ui·G[i, j]·scale_j over the user's pins
+ * (the sparse part of the SVD-EASE score): the pins full ranking would most likely lift above the index's
+ * candidates, without scoring every co-occurring pin. `mark` (nItems, zero) and `acc` (nItems, zero) are
+ * zero again on return. Without a co-occurrence term (PureSVD) it is `extra`.
  */
+export function strongestCooccurring(st: FittedState, row: Row | undefined, extra: Int32Array, m: number, mark: Uint8Array, acc: Float64Array): Int32Array {
+  if (!row || row.idx.length === 0 || !st.g || !st.itemScale || m <= 0) return extra;
+  const g = st.g, scale = st.itemScale, indptr = g.indptr, indices = g.indices, data = g.data;
+  let total = 0;
+  for (let p = 0; p < row.idx.length; p++) { const i = row.idx[p]; if (i < g.rows) total += indptr[i + 1] - indptr[i]; }
+  const touchedBuf = new Int32Array(total + 64);
+  let nt = 0;
+  for (let p = 0; p < row.idx.length; p++) {
+    const i = row.idx[p], w = row.val[p];
+    if (i < g.rows) {
+      for (let e = indptr[i], end = indptr[i + 1]; e < end; e++) {
+        const j = indices[e];
+        if (mark[j] === 0) { mark[j] = 1; touchedBuf[nt++] = j; }
+        acc[j] += w * data[e];
+      }
+    }
+  }
+  let touched: Int32Array = touchedBuf.subarray(0, nt);
+  for (let p = 0; p < row.idx.length; p++) { // pins' co-occurrences added since the fit
+    const more = st.live?.gDelta.get(row.idx[p]);
+    if (!more) continue;
+    const w = row.val[p];
+    const fresh: number[] = [];
+    for (const [j, gv] of more) { if (mark[j] === 0) { mark[j] = 1; fresh.push(j); } acc[j] += w * gv; }
+    if (fresh.length > 0) { const t = new Int32Array(touched.length + fresh.length); t.set(touched); t.set(fresh, touched.length); touched = t; }
+  }
+  const vals = new Float32Array(touched.length);
+  for (let t = 0; t < touched.length; t++) vals[t] = acc[touched[t]] * scale[touched[t]];
+  const top = topK(vals, Math.min(m, touched.length));
+  for (const j of touched) { mark[j] = 0; acc[j] = 0; }
+  const out: number[] = [];
+  for (const j of extra) if (!mark[j]) { mark[j] = 1; out.push(j); }
+  for (const t of top) { const j = touched[t]; if (!mark[j]) { mark[j] = 1; out.push(j); } }
+  for (const j of out) mark[j] = 0;
+  return Int32Array.from(out);
+}
+
 /** `st.wt` row-major (cap × k), made once and kept by the updates (see {@link FittedState.wtRows}). */
 export function wtRows(st: FittedState): Float32Array {
   if (st.wtRows && st.wtRows.length === st.cap * st.k) return st.wtRows;
@@ -165,6 +204,11 @@ export function wtRows(st: FittedState): Float32Array {
   return out;
 }
 
+/**
+ * Scores of the pins `cand` only, with the same arithmetic as {@link scoreBlocked} (sparse term first, then
+ * the factor term, in float64, rounded once), so a pin's score equals its full-ranking score bit for bit.
+ * `scratch` (nItems float64, all zero) holds the sparse term and is zero again on return.
+ */
 export function scoreCandidates(st: FittedState, row: Row, cand: Int32Array, scratch?: Float64Array): Float32Array {
   const m = cand.length;
   const scores = new Float32Array(m);

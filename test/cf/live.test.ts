@@ -256,3 +256,33 @@ describe('candidate scoring keeps its row-major weights in step with updates', (
     check(7);
   });
 });
+
+describe('recommend with candidates and a bounded co-occurrence expansion', () => {
+  it("cooccurring: m scores the candidates plus the m pins with the largest co-occurrence term, exactly; m ≥ all equals 'all'", () => {
+    const log = syntheticInteractions({ users: 800, items: 4000, events: 20_000, seed: 21 });
+    const model = new SvdRecommender<number, number>({ factors: 16, order: 'off' }).fit(log.toMatrix());
+    const st = stateOf(model as unknown as SvdRecommender);
+    for (const u of model.userIds().filter((x) => model.hasUser(x)).slice(0, 15)) {
+      const full = model.recommend(u, { n: 4000 });
+      const exact = new Map(full.ids.map((id, i) => [id, full.scores[i]]));
+      const cands = full.ids.slice(200, 230);
+      const all = model.recommend(u, { n: 20, candidates: cands });
+      expect(model.recommend(u, { n: 20, candidates: cands, cooccurring: 100_000 })).toEqual(all);
+      const some = model.recommend(u, { n: 20, candidates: cands, cooccurring: 40 });
+      // the co-occurrence term of every pin, by hand, to know which 40 are the strongest
+      const row = st.x.indptr[st.users.get(u)], end = st.x.indptr[st.users.get(u) + 1];
+      const term = new Map<number, number>();
+      for (let p = row; p < end; p++) {
+        const i = st.x.indices[p], w = st.x.data[p];
+        for (let e = st.g!.indptr[i]; e < st.g!.indptr[i + 1]; e++) term.set(st.g!.indices[e], (term.get(st.g!.indices[e]) ?? 0) + w * st.g!.data[e]);
+      }
+      const strongest = new Set([...term.entries()].map(([j, v]) => [j, v * st.itemScale![j]] as const).sort((a, b) => b[1] - a[1]).slice(0, 40).map(([j]) => st.items.id(j)));
+      const allowed = new Set([...cands, ...strongest]);
+      for (let i = 0; i < some.ids.length; i++) {
+        expect(allowed.has(some.ids[i])).toBe(true);
+        expect(some.scores[i]).toBe(exact.get(some.ids[i]));
+      }
+    }
+    expect(() => model.recommend(model.userIds()[0], { candidates: [0], cooccurring: -1 })).toThrow(/cooccurring/);
+  });
+});

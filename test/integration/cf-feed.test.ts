@@ -94,3 +94,30 @@ describe('CF source on a catalogue smaller than its over-fetch', () => {
     expect(res.sources[0].status).toBe('ok');
   });
 });
+
+describe('CfCandidateSource with cooccurring: false', () => {
+  it("scores only the index's candidates, each with the model's exact score; rejects a non-boolean", async () => {
+    const log = syntheticInteractions({ users: 600, items: 2000, events: 9000, seed: 12 });
+    const { model, index } = await buildFeed(log, 16);
+    const narrow = new CfCandidateSource({ model, index, k: 50, candidates: 80, cooccurring: false });
+    const ctx = { signal: new AbortController().signal, limit: 1000, exclude: new Set<never>() };
+    let checked = 0;
+    for (const u of model.userIds().filter((x) => model.hasUser(x)).slice(0, 20)) {
+      const q = model.tryUserFactors(u)!;
+      const hits = new Set(index.search(q, 80).ids);
+      const got = await narrow.fetch(u, ctx);
+      const full = model.recommend(u, { n: 2000 });
+      const exact = new Map(full.ids.map((id, i) => [id, full.scores[i]]));
+      for (const c of got) {
+        expect(hits.has(c.id)).toBe(true);
+        expect(c.similarity).toBe(exact.get(c.id));
+        checked++;
+      }
+      // the top of the narrow list is the model's order among those hits
+      const ranked = [...hits].filter((id) => exact.has(id)).sort((a, b) => exact.get(b)! - exact.get(a)! || (a as number) - (b as number)).slice(0, got.length);
+      expect(got.map((c) => c.id)).toEqual(ranked);
+    }
+    expect(checked).toBeGreaterThan(200);
+    expect(() => new CfCandidateSource({ model, index, cooccurring: 'no' as never })).toThrow(/cooccurring/);
+  });
+});

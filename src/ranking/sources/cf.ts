@@ -44,6 +44,15 @@ export interface CfSourceOptions<U extends Id, I extends Id> {
   candidates?: number;
   /** With `model`: leave out the user's training pins, as `recommend` does. @default true */
   filterSeen?: boolean;
+  /**
+   * With `model`: which pins co-occurring with the user's history are scored besides the index's candidates.
+   * `true`: every one (`recommend`'s `candidates`), so the list equals full ranking's; a number m: the m with
+   * the largest co-occurrence term; `false`: none (`allowItems`). Scores are the model's exact scores in every
+   * case; what changes is which pins can come back. The expansion costs the user's co-occurrence rows: small
+   * on sparse data, tens of thousands of pins per user on a dense catalogue (measured in
+   * benchmarks/service.ts). @default true
+   */
+  cooccurring?: boolean | number;
 }
 
 /**
@@ -74,6 +83,10 @@ export class CfCandidateSource<U extends Id = Id, I extends Id = Id> implements 
     this.timeoutMs = options.timeoutMs;
     this.k = checkInt('k', options.k ?? 500, 1);
     this.candidates = checkInt('candidates', options.candidates ?? this.k, 1);
+    const co = options.cooccurring;
+    if (co !== undefined && typeof co !== 'boolean' && !(typeof co === 'number' && Number.isInteger(co) && co >= 0)) {
+      throw new InvalidParameterError('cooccurring', 'a boolean or an integer >= 0', co);
+    }
   }
 
   async fetch(user: U, ctx: SourceContext<I>): Promise<Candidate<I>[]> {
@@ -84,7 +97,12 @@ export class CfCandidateSource<U extends Id = Id, I extends Id = Id> implements 
     if (model) {
       const hits = await this.o.index.search(q, Math.max(this.candidates, want) + ctx.exclude.size);
       if (hits.ids.length === 0) return [];
-      const r = model.recommend(user, { n: want, candidates: Array.from(hits.ids), filterItems: ctx.exclude, filterSeen: this.o.filterSeen ?? true });
+      const ids = Array.from(hits.ids);
+      const r = model.recommend(user, {
+        n: want,
+        ...(this.o.cooccurring === false ? { allowItems: ids } : { candidates: ids, ...(typeof this.o.cooccurring === 'number' ? { cooccurring: this.o.cooccurring } : {}) }),
+        filterItems: ctx.exclude, filterSeen: this.o.filterSeen ?? true,
+      });
       return r.ids.map((id, i) => ({ id, similarity: r.scores[i] }));
     }
     const hits = await this.o.index.search(q, want + ctx.exclude.size);
