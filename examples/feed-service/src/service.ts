@@ -229,8 +229,8 @@ class Hangable<U> implements CandidateSource<U, string> {
 /** Running service: the Fastify app and its controls. */
 export interface FeedService {
   app: FastifyInstance;
-  /** Swap in a new bundle (a new pipeline over it); requests already running finish on the old one. */
-  swap(bundle: Bundle): void;
+  /** Swap in a new bundle (a new pipeline over it, warmed first); requests already running finish on the old one. */
+  swap(bundle: Bundle): Promise<void>;
   /** Refit on a snapshot in a worker, rebuild the CF index without blocking, replay the events that came meanwhile, swap. */
   refit(): Promise<{ version: number; replayed: number; seconds: number }>;
   /** Retry the events kept while the store was away; resolves when none is left or the store is still away. */
@@ -341,13 +341,27 @@ export async function createFeedService(options: FeedServiceOptions): Promise<Fe
       version,
     };
   }
-  let pipeline = makePipeline(bundle);
+  /**
+   * Run a few full feeds on a pipeline before it serves: the first candidate scoring of a model builds its
+   * row-major weights (seconds at 1M pins), and that must not land on a user's request.
+   */
+  async function warm(p: Pipeline): Promise<void> {
+    const users = p.bundle.model.userIds().slice(0, 400).filter((u) => p.bundle.model.hasUser(u)).slice(0, 20);
+    for (const u of users) await p.feed.generate({ id: u, recent: [], categories: [] }, { limit: feedLimit });
+  }
 
-  function swap(b: Bundle): void {
+  let pipeline = makePipeline(bundle);
+  await warm(pipeline);
+
+  async function swap(b: Bundle, beforeSwitch?: () => void): Promise<void> {
     const old = pipeline.bundle;
+    const next = makePipeline(b);
+    await warm(next);
+    beforeSwitch?.(); // in the same turn as the switch: no request runs in between
     bundle = b;
     version++;
-    pipeline = makePipeline(b);
+    next.version = version;
+    pipeline = next;
     swaps++;
     // indexes of the old bundle are left to in-flight requests, then released
     if (old.cfIndex !== b.cfIndex) setTimeout(() => void old.cfIndex.close(), 5000).unref();
@@ -701,7 +715,7 @@ export async function createFeedService(options: FeedServiceOptions): Promise<Fe
       } catch (e) {
         throw new HttpError(422, 'dir', `bundle rejected, the current one keeps serving: ${(e as Error).message}`);
       }
-      swap(b);
+      await swap(b);
       return { version: pipeline.version, label: b.label };
     });
     app.get('/admin/stats', async () => {
@@ -732,9 +746,13 @@ export async function createFeedService(options: FeedServiceOptions): Promise<Fe
         const snap = b.model.snapshot();
         const fresh = await fitInWorker<string, string>(snap, options.refitModel ?? { factors: b.model.factors, order: 'off' });
         const cfIndex = await buildCfIndexAsync(fresh);
+        const next = { ...b, model: fresh, cfIndex, label: `${b.label}+refit` };
         const replay = journal;
-        if (replay.length > 0) fresh.update(replay);
-        swap({ ...b, model: fresh, cfIndex, label: `${b.label}+refit` });
+        const first = replay.length;
+        if (first > 0) fresh.update(replay.slice(0, first));
+        // events that arrive while the new pipeline warms reach the old model and the journal; they are
+        // replayed onto the new model in the same turn as the switch
+        await swap(next, () => { const late = replay.slice(first); if (late.length > 0) fresh.update(late); });
         return { version: pipeline.version, replayed: replay.length, seconds: (performance.now() - t0) / 1000 };
       } finally {
         journal = null;
