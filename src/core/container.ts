@@ -99,13 +99,14 @@ export function encodeContainer(kind: string, version: number, meta: unknown, se
 }
 
 /** Parse and verify a container buffer; `source` names it in errors. */
-export function decodeContainer<M = unknown>(buf: Buffer, source: string, expectKind?: string): Container<M> {
+export function decodeContainer<M = unknown>(buf: Buffer, source: string, expectKind?: string, bodyDigest?: Buffer): Container<M> {
   if (buf.length < 16 + 32) throw new FileFormatError(source, `file is too short (${buf.length} bytes) to be a pinrec file`);
   if (!buf.subarray(0, 8).equals(MAGIC)) throw new FileFormatError(source, 'not a pinrec file (bad magic bytes)');
   const cver = buf.readUInt32LE(8);
   if (cver !== CONTAINER_VERSION) throw new FileFormatError(source, `unsupported container version ${cver} (this build reads ${CONTAINER_VERSION})`);
   const body = buf.subarray(0, buf.length - 32);
-  const digest = sha256Chunked(body);
+  // `bodyDigest`: the SHA-256 of everything but the last 32 bytes, computed while the file was read
+  const digest = bodyDigest ?? sha256Chunked(body);
   if (!digest.equals(buf.subarray(buf.length - 32))) {
     throw new FileFormatError(source, 'checksum mismatch: the file is truncated or was altered');
   }
@@ -270,14 +271,19 @@ export async function readContainer<M = unknown>(file: string, expectKind?: stri
     throw cannot(e);
   }
   let buf: Buffer;
+  let bodyDigest: Buffer | undefined;
   try {
     const opened = await fh.stat();
     regular(opened);
     if (opened.ino !== st.ino || opened.dev !== st.dev) throw new FileFormatError(file, 'was replaced while being opened');
     const size = opened.size;
     buf = Buffer.allocUnsafe(size);
-    const got = await readInto(fh, buf, size);
+    // read and hash 64 MB at a time: a large file is verified between other work, not in one long stall
+    const hash = createHash('sha256');
+    const bodyEnd = Math.max(0, size - 32);
+    const got = await readInto(fh, buf, size, 64 << 20, (from, to) => { if (from < bodyEnd) hash.update(buf.subarray(from, Math.min(to, bodyEnd))); });
     if (got < size) throw new FileFormatError(file, `shrank while being read (${got} of the ${size} bytes it had when opened)`);
+    bodyDigest = hash.digest();
     // One byte past the size seen at open: a file that grew while being read is not what was checked.
     const { bytesRead: extra } = await fh.read(Buffer.alloc(1), 0, 1, size);
     if (extra > 0) throw new FileFormatError(file, `grew while being read (beyond the ${size} bytes it had when opened)`);
@@ -287,7 +293,7 @@ export async function readContainer<M = unknown>(file: string, expectKind?: stri
   } finally {
     await fh.close().catch(() => undefined);
   }
-  return decodeContainer<M>(buf, file, expectKind);
+  return decodeContainer<M>(buf, file, expectKind, bodyDigest);
 }
 
 /** Feed `data` to `hash` at most 1 GiB at a time (`Hash.update` refuses more than 2 GiB in one call). */
@@ -304,14 +310,15 @@ function sha256Chunked(data: Uint8Array): Buffer {
 
 /**
  * Read `size` bytes from the start of `fh` into `buf`, at most `maxChunk` per call (Node's `read` takes a
- * 32-bit length: a single read of a file over 2 GiB aborts the process). Returns the bytes read, fewer than
- * `size` only when the file ended first.
+ * 32-bit length: a single read of a file over 2 GiB aborts the process), calling `onChunk(from, to)` after each
+ * read. Returns the bytes read, fewer than `size` only when the file ended first.
  */
-export async function readInto(fh: Pick<fsp.FileHandle, 'read'>, buf: Buffer, size: number, maxChunk = 1 << 30): Promise<number> {
+export async function readInto(fh: Pick<fsp.FileHandle, 'read'>, buf: Buffer, size: number, maxChunk = 1 << 30, onChunk?: (from: number, to: number) => void): Promise<number> {
   let got = 0;
   while (got < size) {
     const { bytesRead } = await fh.read(buf, got, Math.min(size - got, maxChunk), got);
     if (bytesRead === 0) break;
+    onChunk?.(got, got + bytesRead);
     got += bytesRead;
   }
   return got;
