@@ -400,6 +400,8 @@ async function run(args: Args): Promise<void> {
     const applied = stats.appliedEvents as number;
     result.faults = {
       rate: faultRate, seconds: faultS, timeline: marks.map((m) => `${m.t.toFixed(1)} s: ${m.what}`), ...summaryShares(sf),
+      notOkStatuses: statusCounts(faultRes.filter((r) => !(r.status === 200 || r.status === 202 || r.shed))),
+      swapNotOkStatuses: statusCounts(inSwap.filter((r) => !(r.status === 200 || r.status === 202 || r.shed))),
       swapStatus, swapSeconds: swapEnd - swapStart, corruptRejectSeconds: corruptEnd - swapEnd, requestsDuringSwap: inSwap.length, swapFailedRequests: swapFailed,
       swapShed: inSwap.filter((r) => r.shed).length, swapCheap: inSwap.filter((r) => r.kind === 'cheap').length, swapP99Ms: quantile(inSwap.map((r) => r.ms).sort((a, b) => a - b), 0.99), corruptSwapStatus: corruptStatus,
       modelVersionAfter: stats.version, acceptedEvents: accepted.size, appliedEvents: applied, refusedEvents, duplicatesDropped: stats.eventsDuplicate,

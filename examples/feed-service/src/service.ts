@@ -54,8 +54,8 @@ export interface FeedServiceOptions {
    * Which pins co-occurring with the user's history the CF source scores besides the index's candidates:
    * `true` every one (the CF list then equals `recommend()`'s), a number m the m strongest, `false` none. At
    * 1M synthetic pins (benchmarks/service.ts' catalogue) a user's pins co-occur with ~57,000 pins: `true` costs
-   * 38 ms a user and agrees 98.4% with full ranking on the top 50, 300 costs 7.7 ms and agrees 98.2%, `false`
-   * costs 3.2 ms and agrees 0.7%. @default 300
+   * 30 ms a user and agrees 98.4% with full ranking on the top 50, 300 costs 5.2 ms and agrees 98.2%, `false`
+   * costs 2.6 ms and agrees 0.7%. @default 300
    */
   cfCooccurring?: boolean | number;
   /** Overload control. */
