@@ -180,7 +180,11 @@ export function strongestCooccurring(st: FittedState, row: Row | undefined, extr
     if (!more) continue;
     const w = row.val[p];
     const fresh: number[] = [];
-    for (const [j, gv] of more) { if (mark[j] === 0) { mark[j] = 1; fresh.push(j); } acc[j] += w * gv; }
+    for (const entry of more) { // [pin index, G delta]; acc is a Float64Array indexed by pin
+      const jj = entry[0];
+      if (mark[jj] === 0) { mark[jj] = 1; fresh.push(jj); }
+      acc[jj] += w * entry[1];
+    }
     if (fresh.length > 0) { const t = new Int32Array(touched.length + fresh.length); t.set(touched); t.set(fresh, touched.length); touched = t; }
   }
   const vals = new Float32Array(touched.length);

@@ -283,6 +283,11 @@ describe('recommend with candidates and a bounded co-occurrence expansion', () =
         expect(some.scores[i]).toBe(exact.get(some.ids[i]));
       }
     }
+    // after updates (co-occurrences added since the fit live beside G): a bound above every pin is still 'all'
+    const u0 = model.userIds().filter((x) => model.hasUser(x))[0];
+    model.update([{ user: u0, item: 3999, weight: 2 }, { user: u0, item: 17, weight: 1 }, { user: 5, item: 3999, weight: 1 }]);
+    const c0 = model.recommend(u0, { n: 4000 }).ids.slice(100, 130);
+    expect(model.recommend(u0, { n: 20, candidates: c0, cooccurring: 100_000 })).toEqual(model.recommend(u0, { n: 20, candidates: c0 }));
     expect(() => model.recommend(model.userIds()[0], { candidates: [0], cooccurring: -1 })).toThrow(/cooccurring/);
   });
 });
