@@ -7,3 +7,13 @@ export function thrown(f: () => unknown): unknown {
   }
   throw new Error('expected a throw');
 }
+
+/** The error `p` rejects with; fails when it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}

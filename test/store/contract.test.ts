@@ -10,6 +10,7 @@ import {
   MemoryFeedStore, RedisFeedStore, type FeedEvent, type FeedEventType, type FeedStore, type RedisFeedStoreOptions,
 } from '../../src/store/index.js';
 import { startRedis } from '../helpers/redis.js';
+import { rejection } from '../helpers/thrown.js';
 
 const redis = await startRedis();
 afterAll(async () => { await redis?.stop(); });
@@ -23,14 +24,6 @@ function ev(type: FeedEventType, user: string, pin: string, time: number, catego
   return e;
 }
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}
 
 function contract(make: Make): void {
   it('create and repin are seen; every type but view is recent; view only counts for trending weight 0', async () => {

@@ -8,6 +8,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisFeedStore, StoreUnavailableError, type FeedEvent, type FeedStore } from '../../src/store/index.js';
 import { freePort, hasRedisServer, startRedis } from '../helpers/redis.js';
+import { rejection } from '../helpers/thrown.js';
 
 const redis = await startRedis();
 afterAll(async () => { await redis?.stop(); });
@@ -15,14 +16,6 @@ const SKIP = redis ? '' : ' (skipped: redis-server is not on PATH)';
 const TIMEOUT = 100;
 const SLACK = 400;
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Every method rejects with StoreUnavailableError, each within timeoutMs + slack. */
 async function expectUnavailable(store: FeedStore): Promise<void> {

@@ -14,19 +14,12 @@ import {
   type FeedEvent, type FeedStoreOptions, type RedisClientLike,
 } from '../../src/store/index.js';
 import { startRedis } from '../helpers/redis.js';
+import { rejection } from '../helpers/thrown.js';
 
 const redis = await startRedis();
 afterAll(async () => { await redis?.stop(); });
 const SKIP = redis ? '' : ' (skipped: redis-server is not on PATH)';
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}
 
 const ev = (id: string, type: FeedEvent['type'], user: string, pin: string, time: number, category?: string | null): FeedEvent =>
   (category === undefined ? { id, type, user, pin, time } : { id, type, user, pin, time, category });
