@@ -161,6 +161,7 @@ describe('feed service: every bad request is a 4xx naming the field', () => {
     ['event type unknown', 'POST', '/events', { events: [{ id: 'e1', type: 'like', user: 'u1', pin: 'p1' }] }, undefined, 400, 'events[0].type'],
     ['event without user', 'POST', '/events', { events: [{ id: 'e1', type: 'repin', pin: 'p1' }] }, undefined, 400, 'events[0].user'],
     ['event with a bad time', 'POST', '/events', { events: [{ id: 'e1', type: 'repin', user: 'u', pin: 'p1', time: 'now' }] }, undefined, 400, 'events[0].time'],
+    ['event from the far future', 'POST', '/events', { events: [{ id: 'e1', type: 'repin', user: 'u', pin: 'p1', time: 1e17 }] }, undefined, 400, 'events[0].time'],
     ['event __proto__ body', 'POST', '/events', '{"events":[{"__proto__":{"x":1},"id":"e","type":"repin","user":"u","pin":"p1"}]}', { 'content-type': 'application/json' }, 400, 'body'],
     ['broken JSON', 'POST', '/events', '{"events": [', { 'content-type': 'application/json' }, 400, 'body'],
     ['wrong content type', 'POST', '/events', 'hello', { 'content-type': 'text/plain' }, 415, 'content-type'],

@@ -25,7 +25,7 @@ import type { Candidate, CandidateSource, Embedder, PinMetadata, SourceContext }
 import { openImage, type ImageLimits } from '../../../src/images/index.js';
 import type { Ingestor } from '../../../src/ingest/index.js';
 import { CfCandidateSource, FeedGenerator, VisualNeighborsSource, VisualSearch, type FeedResult } from '../../../src/ranking/index.js';
-import { FEED_EVENT_TYPES, MemoryFeedStore, StoreUnavailableError, type FeedEvent, type FeedStore, type TrendingPin } from '../../../src/store/index.js';
+import { FEED_EVENT_TYPES, MAX_EVENT_TIME, MemoryFeedStore, StoreUnavailableError, type FeedEvent, type FeedStore, type TrendingPin } from '../../../src/store/index.js';
 import { type Bundle, buildCfIndexAsync, loadBundle } from './bundle.js';
 import { Counter, Gauge, Histogram, Registry } from './metrics.js';
 import { Admission, Semaphore, type AdmissionOptions } from './overload.js';
@@ -381,7 +381,7 @@ export async function createFeedService(options: FeedServiceOptions): Promise<Fe
       }
       if (typeof e.type !== 'string' || !(FEED_EVENT_TYPES as readonly string[]).includes(e.type)) throw new HttpError(400, `events[${i}].type`, `must be one of ${FEED_EVENT_TYPES.join(', ')} (got ${JSON.stringify(e.type)?.slice(0, 60)})`);
       if (e.category !== undefined && e.category !== null && (typeof e.category !== 'string' || !ID_PATTERN.test(e.category))) throw new HttpError(400, `events[${i}].category`, `must match ${ID_PATTERN}`);
-      if (e.time !== undefined && (typeof e.time !== 'number' || !Number.isFinite(e.time) || e.time < 0)) throw new HttpError(400, `events[${i}].time`, 'must be ms since the epoch');
+      if (e.time !== undefined && (typeof e.time !== 'number' || !Number.isFinite(e.time) || e.time < 0 || e.time > MAX_EVENT_TIME)) throw new HttpError(400, `events[${i}].time`, `must be ms since the epoch, at most ${MAX_EVENT_TIME}`);
       const pin = e.pin as string;
       const category = (e.category as string | undefined) ?? (bundle.pins.one(pin)?.category as string | undefined) ?? null;
       return { id: e.id as string, type: e.type as FeedEvent['type'], user: e.user as string, pin, category, time: (e.time as number | undefined) ?? t };
