@@ -95,6 +95,13 @@ export interface SvdRecommendOptions<I extends Id = Id> extends RecommendOptions
    * (scores stay exact; a pin outside both sets cannot come back). @default 'all'
    */
   cooccurring?: 'all' | number;
+  /**
+   * Score from at most this many of the user's pins: the most recent (by the time, or the input order, of
+   * their latest event), or the heaviest when the model has no order. A heavy user's co-occurrence term costs
+   * the co-occurrence rows of every pin they have (seconds for thousands of popular pins); this bounds it and
+   * leans on recent taste. Pins left out of the scoring are still filtered as seen. @default every pin
+   */
+  history?: number;
 }
 
 export type { NewUser, RecommendOptions };
@@ -328,18 +335,26 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     const extra = o.candidates === undefined ? null : this.denseIds('candidates', o.candidates);
     const co = o.cooccurring ?? 'all';
     if (co !== 'all' && (typeof co !== 'number' || !Number.isInteger(co) || co < 0)) throw new InvalidParameterError('cooccurring', "'all' or an integer >= 0", co);
-    const rows = users.map((u, i) => this.rowFor(u, fallback, users.length === 1 ? 'user' : `users[${i}]`));
+    const full = users.map((u, i) => this.rowFor(u, fallback, users.length === 1 ? 'user' : `users[${i}]`));
+    const history = o.history === undefined ? undefined : checkInt('history', o.history, 1);
+    const rows = history === undefined ? full : full.map((r) => (r && r.idx.length > history ? recentRow(r, history) : r));
+    // pins cut from a row are still seen: they join that user's denied pins
+    const deniedOf = (i: number): Int32Array | null => {
+      const r = full[i];
+      if (!filterSeen || !r || rows[i] === r) return denied;
+      return denied ? Int32Array.from([...denied, ...r.idx]) : r.idx;
+    };
     if (extra) {
       let allowMask: Uint8Array | null = null;
       if (allowed) { allowMask = new Uint8Array(nItems); for (const j of allowed) allowMask[j] = 1; }
-      return rows.map((row) => {
+      return rows.map((row, i) => {
         let cand = co === 'all' ? this.withCooccurring(row, extra) : this.withStrongest(row, extra, co);
         if (allowMask) cand = cand.filter((j) => allowMask![j] === 1);
-        return this.rankCandidates(row, cand, denied, filterSeen, n, alpha);
+        return this.rankCandidates(row, cand, deniedOf(i), filterSeen, n, alpha);
       });
     }
     if (allowed && allowed.length * 4 <= nItems) {
-      return rows.map((row) => this.rankCandidates(row, allowed, denied, filterSeen, n, alpha));
+      return rows.map((row, i) => this.rankCandidates(row, allowed, deniedOf(i), filterSeen, n, alpha));
     }
     let allowMask: Uint8Array | null = null;
     if (allowed) { allowMask = new Uint8Array(nItems); for (const j of allowed) allowMask[j] = 1; }
@@ -357,7 +372,8 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
         let scores: Float32Array;
         if (row && row.idx.length > 0) scores = view.subarray(t * nItems, (t++ + 1) * nItems);
         else scores = Float32Array.from(st.popularity.subarray(0, nItems));
-        if (filterSeen && row) for (let p = 0; p < row.idx.length; p++) scores[row.idx[p]] = -Infinity;
+        const seenRow = full[r0 + i];
+        if (filterSeen && seenRow) for (let p = 0; p < seenRow.idx.length; p++) scores[seenRow.idx[p]] = -Infinity;
         if (denied) for (const j of denied) scores[j] = -Infinity;
         if (allowMask) for (let j = 0; j < nItems; j++) if (!allowMask[j]) scores[j] = -Infinity;
         out[r0 + i] = this.ranked(topK(scores, n), scores, n);
@@ -967,4 +983,17 @@ function iterableOf<T>(name: string, v: Iterable<T>): Iterable<T> {
 
 function describePin(st: FittedState, j: number): string {
   return `pin ${String(st.items.id(j))}`;
+}
+
+/** The `h` most recent entries of a row (by key; by weight without one), in pin order. */
+function recentRow(r: Row, h: number): Row {
+  const order = Int32Array.from({ length: r.idx.length }, (_, p) => p);
+  const key = r.key;
+  order.sort(key ? (a, b) => key[b] - key[a] || a - b : (a, b) => r.val[b] - r.val[a] || a - b);
+  const keep = order.subarray(0, h).sort();
+  return {
+    idx: Int32Array.from(keep, (p) => r.idx[p]),
+    val: Float32Array.from(keep, (p) => r.val[p]),
+    key: key ? Float64Array.from(keep, (p) => key[p]) : undefined,
+  };
 }

@@ -291,3 +291,32 @@ describe('recommend with candidates and a bounded co-occurrence expansion', () =
     expect(() => model.recommend(model.userIds()[0], { candidates: [0], cooccurring: -1 })).toThrow(/cooccurring/);
   });
 });
+
+describe('recommend with a bounded history', () => {
+  it('history ≥ the row changes nothing; a smaller one scores from the most recent pins and still filters every seen pin', () => {
+    const log = chainLog(300, 5);
+    const X = log.toMatrix();
+    const model = new SvdRecommender<string, string>({ factors: 8, order: 'off' }).fit(X);
+    const st = stateOf(model as unknown as SvdRecommender);
+    let cut = 0;
+    for (const u of model.userIds().filter((x) => model.hasUser(x)).slice(0, 30)) {
+      const ui = st.users.get(u);
+      const a = st.x.indptr[ui], b = st.x.indptr[ui + 1];
+      expect(model.recommend(u, { n: 20, history: b - a })).toEqual(model.recommend(u, { n: 20 }));
+      if (b - a < 4) continue;
+      cut++;
+      // the 2 most recent pins, by the position of their latest event
+      const entries = Array.from({ length: b - a }, (_, p) => ({ item: st.items.id(st.x.indices[a + p]) as string, key: st.xKey![a + p], w: st.x.data[a + p] }));
+      entries.sort((p, q) => q.key - p.key);
+      const recent = entries.slice(0, 2).sort((p, q) => p.key - q.key);
+      const short = model.recommend(u, { n: 20, history: 2 });
+      const folded = model.recommend({ items: recent.map((e) => e.item), weights: recent.map((e) => e.w) }, { n: 20 + entries.length, filterItems: entries.map((e) => e.item) });
+      expect(short.ids).toEqual(folded.ids.slice(0, short.ids.length));
+      for (const e of entries) expect(short.ids).not.toContain(e.item);
+      const two = model.recommend(u, { n: 10, history: 2, candidates: short.ids.slice(0, 5), cooccurring: 50 });
+      for (const e of entries) expect(two.ids).not.toContain(e.item);
+    }
+    expect(cut).toBeGreaterThan(5);
+    expect(() => model.recommend(model.userIds()[0], { history: 0 })).toThrow(/history/);
+  });
+});

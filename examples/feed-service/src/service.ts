@@ -58,6 +58,13 @@ export interface FeedServiceOptions {
    * costs 2.6 ms and agrees 0.7%. @default 300
    */
   cfCooccurring?: boolean | number;
+  /**
+   * The CF source scores from at most this many of a user's most recent pins. A heavy user's co-occurrence
+   * term costs the rows of all their pins: 2.2 s for 5,562 pins on the 1M synthetic catalogue, against 19 ms
+   * for 31. The median user there has 6 pins and the 99th percentile 63, so 100 touches under 1% of users.
+   * @default 100
+   */
+  cfHistory?: number;
   /** Overload control. */
   overload?: AdmissionOptions;
   /** Image limits of uploads. @default { maxBytes: 8 MiB, maxPixels: 40M } */
@@ -328,7 +335,7 @@ export async function createFeedService(options: FeedServiceOptions): Promise<Fe
       hangables.set(s.name, h);
       return h;
     };
-    const cfById = new CfCandidateSource<string, string>({ model: cfModel, index: b.cfIndex, k: 200, candidates: cfCandidates, cooccurring: options.cfCooccurring ?? 300 });
+    const cfById = new CfCandidateSource<string, string>({ model: cfModel, index: b.cfIndex, k: 200, candidates: cfCandidates, cooccurring: options.cfCooccurring ?? 300, history: options.cfHistory ?? 100 });
     const cf = wrap({ name: cfById.name, fetch: (u: FeedUser, ctx: SourceContext<string>) => cfById.fetch(u.id, ctx) });
     const visual = wrap(new VisualNeighborsSource<FeedUser, string>({ recent: (u) => u.recent, index: b.visualIndex, seeds: 5, perSeed: 30 }));
     const trend = new TrendingSource(b, trending);

@@ -53,6 +53,8 @@ export interface CfSourceOptions<U extends Id, I extends Id> {
    * benchmarks/service.ts). @default true
    */
   cooccurring?: boolean | number;
+  /** With `model`: score from at most this many of the user's most recent pins (`recommend`'s `history`). @default every pin */
+  history?: number;
 }
 
 /**
@@ -83,6 +85,7 @@ export class CfCandidateSource<U extends Id = Id, I extends Id = Id> implements 
     this.timeoutMs = options.timeoutMs;
     this.k = checkInt('k', options.k ?? 500, 1);
     this.candidates = checkInt('candidates', options.candidates ?? this.k, 1);
+    if (options.history !== undefined) checkInt('history', options.history, 1);
     const co = options.cooccurring;
     if (co !== undefined && typeof co !== 'boolean' && !(typeof co === 'number' && Number.isInteger(co) && co >= 0)) {
       throw new InvalidParameterError('cooccurring', 'a boolean or an integer >= 0', co);
@@ -101,7 +104,7 @@ export class CfCandidateSource<U extends Id = Id, I extends Id = Id> implements 
       const r = model.recommend(user, {
         n: want,
         ...(this.o.cooccurring === false ? { allowItems: ids } : { candidates: ids, ...(typeof this.o.cooccurring === 'number' ? { cooccurring: this.o.cooccurring } : {}) }),
-        filterItems: ctx.exclude, filterSeen: this.o.filterSeen ?? true,
+        filterItems: ctx.exclude, filterSeen: this.o.filterSeen ?? true, ...(this.o.history !== undefined ? { history: this.o.history } : {}),
       });
       return r.ids.map((id, i) => ({ id, similarity: r.scores[i] }));
     }
