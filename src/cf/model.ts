@@ -26,7 +26,7 @@ import { CsrMatrix, gram } from './csr.js';
 import { DEFAULT_WEIGHTS, InteractionMatrix, type InteractionRecord } from './interactions.js';
 import { randomizedSvd } from './svd.js';
 import { defaultThreads } from './parallel.js';
-import { type FittedState, type Row, isNewUser, userRow } from './state.js';
+import { type FittedState, type Row, isNewUser, recentRow, userRow } from './state.js';
 import { scoreBlocked, scoreCandidates, scoringMatrix, strongestCooccurring, withCooccurring } from './scoring.js';
 import { readModelFile, writeModelFile } from './model-file.js';
 import { applyEvent, compactState, liveOf, reservePins } from './updates.js';
@@ -983,17 +983,4 @@ function iterableOf<T>(name: string, v: Iterable<T>): Iterable<T> {
 
 function describePin(st: FittedState, j: number): string {
   return `pin ${String(st.items.id(j))}`;
-}
-
-/** The `h` most recent entries of a row (by key; by weight without one), in pin order. */
-function recentRow(r: Row, h: number): Row {
-  const order = Int32Array.from({ length: r.idx.length }, (_, p) => p);
-  const key = r.key;
-  order.sort(key ? (a, b) => key[b] - key[a] || a - b : (a, b) => r.val[b] - r.val[a] || a - b);
-  const keep = order.subarray(0, h).sort();
-  return {
-    idx: Int32Array.from(keep, (p) => r.idx[p]),
-    val: Float32Array.from(keep, (p) => r.val[p]),
-    key: key ? Float64Array.from(keep, (p) => key[p]) : undefined,
-  };
 }

@@ -87,6 +87,19 @@ export function rowOf(x: CsrMatrix, r: number, key?: Float64Array): Row {
 }
 
 
+/** The `h` most recent entries of a row (by key; by weight without one), in pin order. */
+export function recentRow(r: Row, h: number): Row {
+  const order = Int32Array.from({ length: r.idx.length }, (_, p) => p);
+  const key = r.key;
+  order.sort(key ? (a, b) => key[b] - key[a] || a - b : (a, b) => r.val[b] - r.val[a] || a - b);
+  const keep = order.subarray(0, h).sort();
+  return {
+    idx: Int32Array.from(keep, (p) => r.idx[p]),
+    val: Float32Array.from(keep, (p) => r.val[p]),
+    key: key ? Float64Array.from(keep, (p) => key[p]) : undefined,
+  };
+}
+
 /** Whether `u` is a new user given by raw interactions (rather than an id). */
 export function isNewUser<I extends Id>(u: unknown): u is NewUser<I> {
   return typeof u === 'object' && u !== null && 'items' in u;
