@@ -7,7 +7,7 @@
  * The pool is created on first use, its threads are `unref()`ed (they never keep a process alive) and it is
  * shared by every fit in the process. Fits from several threads or re-entrant fits are not supported.
  */
-import { availableParallelism } from 'node:os';
+import { defaultThreads } from '../core/threads.js';
 import { Worker } from 'node:worker_threads';
 import { gramApplyRows, spmmRows } from './csr.js';
 import { gemmNNRows, gemmTNAcc, syrkUpperAcc } from './dense.js';
@@ -103,10 +103,8 @@ class Pool {
 
 let pool: Pool | undefined;
 
-/** Number of threads the SVD uses by default: the machine's available parallelism, at most 8. */
-export function defaultThreads(): number {
-  return Math.max(1, Math.min(8, availableParallelism()));
-}
+/** Number of threads the SVD uses by default: the library's thread budget (see core/threads.ts). */
+export { defaultThreads };
 
 function getPool(threads: number): Pool {
   const want = threads - 1;

@@ -10,6 +10,7 @@ export type {
 } from './interfaces.js';
 export { checkInt, checkNumber, checkPositive, checkOneOf, checkBool, checkFiniteArray, firstNonFinite, weightTable } from './validate.js';
 export { topK } from './topk.js';
+export { defaultThreads } from './threads.js';
 export { writeContainer, readContainer, encodeContainer, decodeContainer, writeFileAtomic, requireSection } from './container.js';
 export type { Container, SectionArray } from './container.js';
 export { assertNoNulls, firstNullRow, validityMask } from './arrow.js';
