@@ -25,6 +25,7 @@ import { checkInt, checkNumber, checkOneOf, weightTable } from '../core/validate
 import { CsrMatrix, gram } from './csr.js';
 import { DEFAULT_WEIGHTS, InteractionMatrix, type InteractionRecord } from './interactions.js';
 import { randomizedSvd } from './svd.js';
+import { nativeKernels, type KernelChoice, type NativeKernels } from '../native/index.js';
 import { defaultThreads } from './parallel.js';
 import { type FittedState, type Row, isNewUser, recentRow, userRow } from './state.js';
 import { scoreBlocked, scoreCandidates, scoringMatrix, strongestCooccurring, withCooccurring } from './scoring.js';
@@ -82,6 +83,13 @@ export interface SvdRecommenderOptions {
    * `recommend(user, { popularityPenalty })`. @default 0
    */
   popularityPenalty?: number;
+  /**
+   * Which kernels the fit's SVD and the scoring run: `'auto'` (the native kernels when they were built at
+   * install time, else JavaScript), `'native'` (required: the constructor throws, saying why, when they are not
+   * available) or `'js'`. Both compute the same results bit for bit; see {@link SvdRecommender.kernels} and
+   * `nativeInfo()`. Not saved with the model (a loaded model uses `'auto'`). @default 'auto'
+   */
+  kernels?: KernelChoice;
 }
 
 /** {@link RecommendOptions} plus the SVD recommender's own. */
@@ -134,6 +142,10 @@ export interface SimilarItemsOptions<I extends Id = Id> {
 export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Recommender<U, I, InteractionMatrix<U, I>> {
   /** The options as given (with defaults filled in). */
   readonly options: Required<Omit<SvdRecommenderOptions, 'typeWeights' | 'orderSearch'>> & { typeWeights: Readonly<Record<string, number>>; orderSearch?: ChooseOrderOptions };
+  /** The native kernels this model runs, or null for the JavaScript ones. */
+  private readonly native: NativeKernels | null;
+  /** Which kernels the last fit's SVD ran (`'native:<isa>'` or `'js'`; undefined before a fit). */
+  private fitKernels?: string;
   /** What `order: 'auto'` measured at the last fit (undefined otherwise). */
   orderChoice?: OrderChoice;
   private state?: FittedState;
@@ -166,9 +178,23 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       order: checkOrder(o.order ?? 'auto'),
       popularityPenalty: checkNumber('popularityPenalty', o.popularityPenalty ?? 0, 0, 4),
       orderSearch: o.orderSearch,
+      kernels: checkOneOf('kernels', o.kernels ?? 'auto', ['auto', 'native', 'js'] as const),
     };
+    this.native = nativeKernels(this.options.kernels);
     this.typeWeightMap = weightTable('typeWeights', this.options.typeWeights);
     this.options.typeWeights = Object.freeze(Object.fromEntries(this.typeWeightMap));
+  }
+
+  /**
+   * Which kernels run: `scoring` for recommend/recommendBatch/evaluation (`'native:<isa>'`, e.g.
+   * `'native:avx2'`, or `'js'`) and `fit` for the last fit's SVD (absent for a loaded model).
+   *
+   * @example
+   * new SvdRecommender().kernels.scoring; // 'native:avx512f' where the addon was built, else 'js'
+   */
+  get kernels(): { scoring: string; fit?: string } {
+    const scoring = this.native ? `native:${this.native.isa}` : 'js';
+    return this.fitKernels === undefined ? { scoring } : { scoring, fit: this.fitKernels };
   }
 
   /** Whether `fit` or `load` has run. */
@@ -247,6 +273,7 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
       nIter: this.options.nIter,
       seed: this.options.seed,
       threads: this.options.threads,
+      kernels: this.options.kernels,
       computeU: false,
       onProgress: opts.onProgress,
     });
@@ -291,6 +318,8 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     }
     if (st.order.transitions === 0 && ord !== 'auto') st.trans = undefined; // (kept under 'auto', for a refit to choose again)
     reservePins(st, pinSlack(n));
+    st.native = this.native;
+    this.fitKernels = svd.kernels;
     this.state = st;
     this.version_++;
     this.userCache = undefined;
@@ -492,6 +521,8 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     this.journal = null;
     const st = fresh.fitted_();
     for (const e of pending) this.applyOne(st, e);
+    st.native = this.native;
+    this.fitKernels = fresh.fitKernels;
     this.state = st;
     this.orderChoice = fresh.orderChoice;
     this.version_++;
@@ -774,7 +805,8 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
    * const again = await SvdRecommender.load('model.pinrec');
    */
   async save(path: string): Promise<void> {
-    await writeModelFile(path, compactState(this.fitted_()), this.options);
+    const { kernels: _runtime, ...stored } = this.options; // a runtime choice, not part of the model
+    await writeModelFile(path, compactState(this.fitted_()), stored);
   }
 
   /**
@@ -786,11 +818,13 @@ export class SvdRecommender<U extends Id = Id, I extends Id = Id> implements Rec
     const { options, state } = await readModelFile(path);
     let model: SvdRecommender<U, I>;
     try {
-      model = new SvdRecommender<U, I>(options);
+      const { kernels: _ignored, ...stored } = (options ?? {}) as SvdRecommenderOptions;
+      model = new SvdRecommender<U, I>(stored);
     } catch (e) {
       throw new FileFormatError(path, `header holds invalid options (${(e as Error).message})`);
     }
     reservePins(state, pinSlack(state.items.size));
+    state.native = model.native;
     model.state = state;
     model.version_ = 1;
     return model;

@@ -11,6 +11,7 @@ import { defaultThreads } from '../core/threads.js';
 import { Worker } from 'node:worker_threads';
 import { gramApplyRows, spmmRows } from './csr.js';
 import { gemmNNRows, gemmTNAcc, syrkUpperAcc } from './dense.js';
+import { nativeAddonFile, nativeKernels, type KernelChoice, type NativeKernels } from '../native/index.js';
 
 /** CSR arrays backed by shared memory. */
 export interface SharedCsr {
@@ -22,12 +23,26 @@ export interface SharedCsr {
 }
 
 type Job =
-  | { op: 'spmm'; a: SharedCsr; z: Float64Array; l: number; out: Float64Array; r0: number; r1: number }
-  | { op: 'gramApply'; a: SharedCsr; z: Float64Array; l: number; y: Float64Array; r0: number; r1: number }
-  | { op: 'syrk'; z: Float64Array; l: number; r0: number; r1: number; g: Float64Array }
-  | { op: 'trmm'; z: Float64Array; l: number; ri: Float64Array; r0: number; r1: number }
-  | { op: 'gemm'; a: Float64Array; l: number; b: Float64Array; m: number; out: Float64Array; r0: number; r1: number }
-  | { op: 'gemmTN'; a: Float64Array; l: number; b: Float64Array; m: number; r0: number; r1: number; c: Float64Array };
+  | { op: 'spmm'; a: SharedCsr; z: Float64Array; l: number; out: Float64Array; r0: number; r1: number; nat?: boolean }
+  | { op: 'gramApply'; a: SharedCsr; z: Float64Array; l: number; y: Float64Array; r0: number; r1: number; nat?: boolean }
+  | { op: 'syrk'; z: Float64Array; l: number; r0: number; r1: number; g: Float64Array; nat?: boolean }
+  | { op: 'trmm'; z: Float64Array; l: number; ri: Float64Array; r0: number; r1: number; nat?: boolean }
+  | { op: 'gemm'; a: Float64Array; l: number; b: Float64Array; m: number; out: Float64Array; r0: number; r1: number; nat?: boolean }
+  | { op: 'gemmTN'; a: Float64Array; l: number; b: Float64Array; m: number; r0: number; r1: number; c: Float64Array; nat?: boolean };
+
+/** Run one job with the native kernels `n` when the job asks for them, else with the JavaScript ones. */
+function runJobWith(n: NativeKernels | null, job: Job): void {
+  if (job.nat && n) {
+    if (job.op === 'gramApply') n.gramApply(job.a.indptr, job.a.indices, job.a.data, job.a.rows, job.a.cols, job.z, job.l, job.y, job.r0, job.r1);
+    else if (job.op === 'spmm') n.spmm(job.a.indptr, job.a.indices, job.a.data, job.a.rows, job.a.cols, job.z, job.l, job.out, job.r0, job.r1);
+    else if (job.op === 'syrk') n.syrk(job.z, job.l, job.r0, job.r1, job.g);
+    else if (job.op === 'trmm') n.gemmNN(job.z, job.l, job.ri, job.l, job.z, job.r0, job.r1, true);
+    else if (job.op === 'gemm') n.gemmNN(job.a, job.l, job.b, job.m, job.out, job.r0, job.r1, false);
+    else n.gemmTN(job.a, job.l, job.b, job.m, job.r0, job.r1, job.c);
+    return;
+  }
+  runJob(job);
+}
 
 function runJob(job: Job): void {
   if (job.op === 'gramApply') gramApplyRows(job.a as never, job.z, job.l, job.y, new Float64Array(job.l), job.r0, job.r1);
@@ -41,13 +56,24 @@ function runJob(job: Job): void {
 // The kernels' own source text is shipped (their bodies use only their arguments and globals); the dispatcher is
 // written out here because a transformed module may rename imported bindings inside function bodies.
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
+let N = null;
+try { if (workerData && workerData.addon) N = require(workerData.addon); } catch (e) { N = null; }
 ${spmmRows.toString()}
 ${gramApplyRows.toString()}
 ${syrkUpperAcc.toString()}
 ${gemmNNRows.toString()}
 ${gemmTNAcc.toString()}
 function runJob(job) {
+  if (job.nat && N) {
+    if (job.op === 'gramApply') N.gramApply(job.a.indptr, job.a.indices, job.a.data, job.a.rows, job.a.cols, job.z, job.l, job.y, job.r0, job.r1);
+    else if (job.op === 'spmm') N.spmm(job.a.indptr, job.a.indices, job.a.data, job.a.rows, job.a.cols, job.z, job.l, job.out, job.r0, job.r1);
+    else if (job.op === 'syrk') N.syrk(job.z, job.l, job.r0, job.r1, job.g);
+    else if (job.op === 'trmm') N.gemmNN(job.z, job.l, job.ri, job.l, job.z, job.r0, job.r1, true);
+    else if (job.op === 'gemm') N.gemmNN(job.a, job.l, job.b, job.m, job.out, job.r0, job.r1, false);
+    else N.gemmTN(job.a, job.l, job.b, job.m, job.r0, job.r1, job.c);
+    return;
+  }
   if (job.op === 'gramApply') gramApplyRows(job.a, job.z, job.l, job.y, new Float64Array(job.l), job.r0, job.r1);
   else if (job.op === 'spmm') spmmRows(job.a, job.z, job.l, job.out, job.r0, job.r1);
   else if (job.op === 'syrk') syrkUpperAcc(job.z, job.l, job.r0, job.r1, job.g);
@@ -84,14 +110,14 @@ class Pool {
     return this.workers.length + 1;
   }
   /** Run jobs[0] on this thread and jobs[1..] on workers; wait for all. */
-  run(jobs: Job[]): void {
+  run(jobs: Job[], native: NativeKernels | null): void {
     const nw = Math.min(jobs.length - 1, this.workers.length);
     for (let i = 0; i < nw; i++) {
       Atomics.store(this.flag, i, 0);
       this.workers[i].postMessage({ job: jobs[i + 1], flag: this.flag, slot: i });
     }
-    for (let i = nw + 1; i < jobs.length; i++) runJob(jobs[i]);
-    runJob(jobs[0]);
+    for (let i = nw + 1; i < jobs.length; i++) runJobWith(native, jobs[i]);
+    runJobWith(native, jobs[0]);
     let failed = false;
     for (let i = 0; i < nw; i++) {
       while (Atomics.load(this.flag, i) === 0) Atomics.wait(this.flag, i, 0, 1000);
@@ -111,7 +137,8 @@ function getPool(threads: number): Pool {
   if (!pool || pool.threads - 1 < want) {
     const workers: Worker[] = [];
     for (let i = 0; i < want; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true });
+      const addon = nativeKernels('auto') ? nativeAddonFile() : null;
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { addon } });
       w.unref();
       workers.push(w);
     }
@@ -142,35 +169,52 @@ function splitRows(rows: number, parts: number): number[] {
 export class ParallelKernels {
   private readonly pool?: Pool;
   readonly threads: number;
-  constructor(threads: number) {
+  /** The native kernels in use, or null for the JavaScript ones (both give the same results bit for bit). */
+  readonly native: NativeKernels | null;
+  constructor(threads: number, kernels: KernelChoice = 'auto') {
     this.threads = Math.max(1, Math.floor(threads));
+    this.native = nativeKernels(kernels);
     if (this.threads > 1) this.pool = getPool(this.threads);
+  }
+
+  /** Which kernels run: `'native:<isa>'` or `'js'`. */
+  get path(): string {
+    return this.native ? `native:${this.native.isa}` : 'js';
+  }
+
+  private one(job: Job): void {
+    runJobWith(this.native, { ...job, nat: this.native !== null } as Job);
+  }
+
+  private many(jobs: Job[]): void {
+    const nat = this.native !== null;
+    this.pool!.run(jobs.map((j) => ({ ...j, nat }) as Job), this.native);
   }
 
   /** out = A · Z. */
   spmm(a: SharedCsr, z: Float64Array, l: number, out: Float64Array): void {
-    if (!this.pool || a.rows < 64) { spmmRows(a as never, z, l, out, 0, a.rows); return; }
+    if (!this.pool || a.rows < 64) { this.one({ op: 'spmm', a, z, l, out, r0: 0, r1: a.rows }); return; }
     const cuts = splitByNnz(a.indptr, a.rows, this.threads);
-    this.pool.run(cuts.slice(0, -1).map((r0, i) => ({ op: 'spmm' as const, a, z, l, out, r0, r1: cuts[i + 1] })));
+    this.many(cuts.slice(0, -1).map((r0, i) => ({ op: 'spmm' as const, a, z, l, out, r0, r1: cuts[i + 1] })));
   }
 
   /** y = Aᵀ(A Z) without forming A Z; `partials` are per-thread n × l buffers reused across calls. */
   gramApply(a: SharedCsr, z: Float64Array, l: number, y: Float64Array, partials: Float64Array[]): void {
     y.fill(0);
-    if (!this.pool || a.rows < 64) { gramApplyRows(a as never, z, l, y, new Float64Array(l), 0, a.rows); return; }
+    if (!this.pool || a.rows < 64) { this.one({ op: 'gramApply', a, z, l, y, r0: 0, r1: a.rows }); return; }
     const cuts = splitByNnz(a.indptr, a.rows, this.threads);
     const outs = [y, ...partials.slice(0, this.threads - 1)];
     for (let i = 1; i < outs.length; i++) outs[i].fill(0);
-    this.pool.run(cuts.slice(0, -1).map((r0, i) => ({ op: 'gramApply' as const, a, z, l, y: outs[i], r0, r1: cuts[i + 1] })));
+    this.many(cuts.slice(0, -1).map((r0, i) => ({ op: 'gramApply' as const, a, z, l, y: outs[i], r0, r1: cuts[i + 1] })));
     for (let i = 1; i < outs.length; i++) { const p = outs[i]; for (let t = 0; t < y.length; t++) y[t] += p[t]; }
   }
 
   /** ZᵀZ (upper triangle filled; caller mirrors). */
   syrk(z: Float64Array, n: number, l: number): Float64Array {
-    if (!this.pool || n < 256) { const g = new Float64Array(l * l); syrkUpperAcc(z, l, 0, n, g); return g; }
+    if (!this.pool || n < 256) { const g = new Float64Array(l * l); this.one({ op: 'syrk', z, l, r0: 0, r1: n, g }); return g; }
     const cuts = splitRows(n, this.threads);
     const parts = cuts.slice(0, -1).map(() => sharedF64(l * l));
-    this.pool.run(cuts.slice(0, -1).map((r0, i) => ({ op: 'syrk' as const, z, l, r0, r1: cuts[i + 1], g: parts[i] })));
+    this.many(cuts.slice(0, -1).map((r0, i) => ({ op: 'syrk' as const, z, l, r0, r1: cuts[i + 1], g: parts[i] })));
     const g = parts[0];
     for (let i = 1; i < parts.length; i++) for (let t = 0; t < g.length; t++) g[t] += parts[i][t];
     return g;
@@ -179,19 +223,19 @@ export class ParallelKernels {
   /** A (n × l) · B (l × m). */
   gemm(a: Float64Array, n: number, l: number, b: Float64Array, m: number): Float64Array {
     const out = this.pool ? sharedF64(n * m) : new Float64Array(n * m);
-    if (!this.pool || n < 256) { gemmNNRows(a, l, b, m, out, 0, n, false); return out; }
+    if (!this.pool || n < 256) { this.one({ op: 'gemm', a, l, b, m, out, r0: 0, r1: n }); return out; }
     const cuts = splitRows(n, this.threads);
     const bs = shared(b);
-    this.pool.run(cuts.slice(0, -1).map((r0, i) => ({ op: 'gemm' as const, a, l, b: bs, m, out, r0, r1: cuts[i + 1] })));
+    this.many(cuts.slice(0, -1).map((r0, i) => ({ op: 'gemm' as const, a, l, b: bs, m, out, r0, r1: cuts[i + 1] })));
     return out;
   }
 
   /** Aᵀ B for A (n × l), B (n × m). */
   gemmTN(a: Float64Array, n: number, l: number, b: Float64Array, m: number): Float64Array {
-    if (!this.pool || n < 256) { const c = new Float64Array(l * m); gemmTNAcc(a, l, b, m, 0, n, c); return c; }
+    if (!this.pool || n < 256) { const c = new Float64Array(l * m); this.one({ op: 'gemmTN', a, l, b, m, r0: 0, r1: n, c }); return c; }
     const cuts = splitRows(n, this.threads);
     const parts = cuts.slice(0, -1).map(() => sharedF64(l * m));
-    this.pool.run(cuts.slice(0, -1).map((r0, i) => ({ op: 'gemmTN' as const, a, l, b, m, r0, r1: cuts[i + 1], c: parts[i] })));
+    this.many(cuts.slice(0, -1).map((r0, i) => ({ op: 'gemmTN' as const, a, l, b, m, r0, r1: cuts[i + 1], c: parts[i] })));
     const c = parts[0];
     for (let i = 1; i < parts.length; i++) for (let t = 0; t < c.length; t++) c[t] += parts[i][t];
     return c;
@@ -199,9 +243,9 @@ export class ParallelKernels {
 
   /** Z ← Z · Rinv for an upper-triangular Rinv (in place). */
   trmm(z: Float64Array, n: number, l: number, ri: Float64Array): void {
-    if (!this.pool || n < 256) { gemmNNRows(z, l, ri, l, z, 0, n, true); return; }
+    if (!this.pool || n < 256) { this.one({ op: 'trmm', z, l, ri, r0: 0, r1: n }); return; }
     const cuts = splitRows(n, this.threads);
     const rs = shared(ri);
-    this.pool.run(cuts.slice(0, -1).map((r0, i) => ({ op: 'trmm' as const, z, l, ri: rs, r0, r1: cuts[i + 1] })));
+    this.many(cuts.slice(0, -1).map((r0, i) => ({ op: 'trmm' as const, z, l, ri: rs, r0, r1: cuts[i + 1] })));
   }
 }

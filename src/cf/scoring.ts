@@ -80,6 +80,10 @@ export function scoreBlocked(st: FittedState, rows: readonly Row[], out: Float32
   }
   const wt = st.wt;
   const stride = st.cap;
+  if (st.native) { // the same sums in the same order (kernels.c), vectorised across pins
+    st.native.score(q, b, k, wt, stride, nItems, base.length > 0 ? base : null, out);
+    return;
+  }
   if (b === 1) {
     // One row: stream each factor's row of the scoring matrix once over every pin (the per-pin sum is the
     // same float64 sum in the same order as the blocked kernel's, so the results are identical).

@@ -3,6 +3,7 @@ import type { IdMap } from '../core/ids.js';
 import type { NewUser } from '../core/interfaces.js';
 import type { Id } from '../core/types.js';
 import type { CsrMatrix } from './csr.js';
+import type { NativeKernels } from '../native/index.js';
 import type { OrderSettings, Transitions } from './order.js';
 
 /** Everything `fit` learns (and `save` writes). */
@@ -51,6 +52,8 @@ export interface FittedState {
   ownsIds?: boolean;
   /** What updates after the fit changed (absent until the first update). */
   live?: LiveState;
+  /** The native kernels scoring runs on (set by the model; null or absent: the JavaScript kernels). Not saved. */
+  native?: NativeKernels | null;
 }
 
 /** The changes updates make on top of the fitted state. */

@@ -10,6 +10,7 @@ import type { ProgressCallback } from '../core/types.js';
 import { checkInt } from '../core/validate.js';
 import { CsrMatrix } from './csr.js';
 import { choleskyUpper, invUpper, mirrorUpper, symEig } from './dense.js';
+import type { KernelChoice } from '../native/index.js';
 import { ParallelKernels, defaultThreads, shared, sharedF64, type SharedCsr } from './parallel.js';
 
 /** Options of {@link randomizedSvd}. */
@@ -32,6 +33,11 @@ export interface SvdOptions {
   computeU?: boolean;
   /** Called after each power iteration. */
   onProgress?: ProgressCallback;
+  /**
+   * `'auto'`: the native kernels when built, else JavaScript; `'native'` (an error when not built); `'js'`. The
+   * two give identical results. @default 'auto'
+   */
+  kernels?: KernelChoice;
 }
 
 /** A truncated SVD A ≈ U diag(s) Vᵀ. */
@@ -50,6 +56,8 @@ export interface SvdResult {
    * largest singular value left out.
    */
   ritz: Float64Array;
+  /** Which kernels ran: `'native:<isa>'` or `'js'`. */
+  kernels: string;
 }
 
 /**
@@ -83,7 +91,7 @@ export function randomizedSvd(a: CsrMatrix, k: number, options: SvdOptions = {})
   const l = Math.min(k + oversample, minDim);
 
   const threads = checkInt('threads', options.threads ?? defaultThreads(), 1, 256);
-  const par = new ParallelKernels(threads);
+  const par = new ParallelKernels(threads, options.kernels ?? 'auto');
   const sb: SharedCsr = threads > 1 ? shareCsr(b) : b;
   const sbt: SharedCsr = threads > 1 ? shareCsr(bt) : bt;
   const alloc = (len: number) => (threads > 1 ? sharedF64(len) : new Float64Array(len));
@@ -135,7 +143,7 @@ export function randomizedSvd(a: CsrMatrix, k: number, options: SvdOptions = {})
   // In terms of A: when flipped, B = Aᵀ, so A's left vectors are B's right ones.
   if (!flip) {
     fixSigns(uu, computeU ? m : 0, v, n, k);
-    return { u: computeU ? Float64Array.from(uu) : uu, s, v: Float64Array.from(v), k, nIter, ritz };
+    return { u: computeU ? Float64Array.from(uu) : uu, s, v: Float64Array.from(v), k, nIter, ritz, kernels: par.path };
   }
   // B = Aᵀ: A's right vectors are B's left ones, U_B = B V / σ (always computed here).
   let right: Float64Array = uu;
@@ -145,7 +153,7 @@ export function randomizedSvd(a: CsrMatrix, k: number, options: SvdOptions = {})
     for (let r = 0; r < m; r++) for (let c = 0; c < k; c++) right[r * k + c] = s[c] > 0 ? right[r * k + c] / s[c] : 0;
   }
   fixSigns(computeU ? v : new Float64Array(0), computeU ? n : 0, right, m, k);
-  return { u: computeU ? Float64Array.from(v) : new Float64Array(0), s, v: Float64Array.from(right), k, nIter, ritz };
+  return { u: computeU ? Float64Array.from(v) : new Float64Array(0), s, v: Float64Array.from(right), k, nIter, ritz, kernels: par.path };
 }
 
 /** Make the largest-magnitude entry of each column of `right` positive, flipping `left` to match. */
