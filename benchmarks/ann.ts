@@ -1,7 +1,8 @@
 /**
- * HNSW benchmark: recall@10 and QPS per ef, build time, memory per vector, multi-core batch speed-up,
- * 10% allow-set filtered recall, and MIPS over CF-style item factors. Writes JSON and an SVG plot of
- * recall against QPS next to it.
+ * HNSW benchmark: recall@10 and QPS per ef, build time (1 and --threads threads), memory per vector, multi-core
+ * batch speed-up, 10% allow-set filtered recall, and MIPS over CF-style item factors — for each backend
+ * (HnswIndex over hnswlib, UsearchIndex over usearch), side by side. Writes JSON (per dataset a `backends`
+ * object, plus the hnsw numbers at the top level as before) and an SVG plot of recall against QPS next to it.
  *
  *   npm run bench -- ann --data base.fvecs --queries query.fvecs [--groundtruth gt.ivecs] [--metric l2]
  *   npm run bench -- ann --synthetic [--n 100000 --dim 1280 --nq 500] [--write-fvecs dir [--write-only]]
@@ -9,12 +10,14 @@
  *   npm run bench -- ann --quick                  # all three, small (CI)
  *   ... [--anchor anchor.json]                    # hnsw_anchor.py output: print ratios
  *
- * Options: --efs 10,20,40,80,160,320  --M 16  --efc 200  --k 10  --repeats 3  --threads 2  --seed 7  --json  --out file
+ * Options: --backend hnsw,usearch (default both)  --efs 10,20,40,80,160,320  --M 16  --efc 200  --k 10  --repeats 3
+ *          --threads 2  --seed 7  --json  --out file
+ * (hnswlib-node builds on one thread only, so its multi-threaded build time is reported as null.)
  */
 import { existsSync, readFileSync, writeFileSync, mkdirSync, statSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
-import { HnswIndex, ExactIndex, recallAtK } from '../src/ann/index.js';
+import { HnswIndex, UsearchIndex, ExactIndex, recallAtK, usearchIndexBytes, type VectorIndex } from '../src/ann/index.js';
 import type { Metric } from '../src/core/types.js';
 import { Rng } from '../src/core/rng.js';
 import { dataRoot, num, nums, parseArgs, printTable, report, stats, str, type Args } from './lib.js';
@@ -94,7 +97,7 @@ function formulaBytes(dim: number, M: number): number {
 
 interface SweepRow { ef: number; recall: number; qps: number; qpsMedian: number; msPerQuery: number }
 
-async function timeSearch(index: HnswIndex<number>, q: Matrix, k: number, ef: number, threads: number, repeats: number, filter?: { allow: number[] }) {
+async function timeSearch(index: VectorIndex<number>, q: Matrix, k: number, ef: number, threads: number, repeats: number, filter?: { allow: number[] }) {
   const times: number[] = [];
   let res: Awaited<ReturnType<typeof index.searchBatch>> = [];
   for (let r = 0; r < repeats; r++) {
@@ -126,81 +129,177 @@ function qpsAtRecall(curve: { recall: number; qps: number }[], target: number): 
   return null;
 }
 
-async function runDataset(name: string, base: Matrix, queries: Matrix, truth: number[][] | null, metric: Metric, args: Args) {
+type Backend = 'hnsw' | 'usearch';
+const BACKENDS: readonly Backend[] = ['hnsw', 'usearch'];
+
+/** `--backend hnsw,usearch` (default both), in the order given. */
+function backendsOf(args: Args): Backend[] {
+  const list = (str(args, 'backend') ?? BACKENDS.join(',')).split(',').map((x) => x.trim()).filter(Boolean);
+  for (const b of list) if (!BACKENDS.includes(b as Backend)) throw new Error(`--backend: unknown backend '${b}' (known: ${BACKENDS.join(', ')})`);
+  if (list.length === 0) throw new Error('--backend: give at least one of hnsw, usearch');
+  return [...new Set(list)] as Backend[];
+}
+
+/**
+ * Build `b` over `data` with `buildThreads` threads (hnswlib-node: always one; returns null for more). The usearch
+ * index reserves `searchThreads` native contexts, so the batch section can use them.
+ */
+function buildIndex(b: Backend, metric: Metric, data: Float32Array, dim: number, M: number, efc: number, buildThreads: number, searchThreads: number, log = false): { index: VectorIndex<number>; s: number } | null {
+  const n = data.length / dim;
+  const ids = Array.from({ length: n }, (_, i) => i);
+  let t0 = 0; // the clock starts after construction (which allocates the capacity), as it always has
+  const onProgress = log ? (p: { done: number }) => { if (p.done % 100000 === 0) console.log(`  ${b}: added ${p.done.toLocaleString()} in ${((performance.now() - t0) / 1000).toFixed(0)} s`); } : undefined;
+  if (b === 'hnsw') {
+    if (buildThreads > 1) return null;
+    const index = new HnswIndex<number>({ metric, dim, M, efConstruction: efc, capacity: n, seed: 100 });
+    t0 = performance.now();
+    index.addItems(ids, data, { onProgress });
+    return { index, s: (performance.now() - t0) / 1000 };
+  }
+  const index = new UsearchIndex<number>({ metric, dim, M, efConstruction: efc, capacity: n, threads: Math.max(buildThreads, searchThreads) });
+  t0 = performance.now();
+  index.addItems(ids, data, { threads: buildThreads, onProgress });
+  return { index, s: (performance.now() - t0) / 1000 };
+}
+
+/** Bytes per vector the backend's own formula predicts (hnswlib's element layout; usearchIndexBytes incl. the JS-side copy). */
+function formulaBytesOf(b: Backend, n: number, dim: number, M: number): number {
+  return b === 'hnsw' ? formulaBytes(dim, M) : usearchIndexBytes(n, dim, M) / n;
+}
+
+function backendInfo(b: Backend): Record<string, unknown> {
+  return b === 'hnsw' ? { library: 'hnswlib-node' } : { ...new UsearchIndex({ metric: 'l2', dim: 1 }).backend };
+}
+
+async function runDataset(name: string, base: Matrix, queries: Matrix, truthIn: number[][] | null, metric: Metric, args: Args, backends: Backend[]) {
   const k = num(args, 'k', 10);
   const M = num(args, 'M', 16), efc = num(args, 'efc', 200);
   const efs = nums(args, 'efs', [10, 20, 40, 80, 160, 320]);
   const repeats = num(args, 'repeats', 3);
   const threads = num(args, 'threads', Math.min(2, availableParallelism()));
   const seed = num(args, 'seed', 7);
-  console.log(`\n== ${name}: n=${base.rows} dim=${base.dim} queries=${queries.rows} metric=${metric} M=${M} efC=${efc}`);
-  const rss0 = process.memoryUsage().rss;
-  const index = new HnswIndex<number>({ metric, dim: base.dim, M, efConstruction: efc, capacity: base.rows, seed: 100 });
+  console.log(`\n== ${name}: n=${base.rows} dim=${base.dim} queries=${queries.rows} metric=${metric} M=${M} efC=${efc} backends=${backends.join(',')}`);
   const ids = Array.from({ length: base.rows }, (_, i) => i);
-  const t0 = performance.now();
-  index.addItems(ids, base.data);
-  const buildS = (performance.now() - t0) / 1000;
-  const rssDelta = process.memoryUsage().rss - rss0;
-  const saved = path.join(tmpdir(), `pinrec-ann-bench-${process.pid}.hnsw`);
-  await index.save(saved);
-  const fileBytes = statSync(saved).size;
-  rmSync(saved, { force: true });
-  const memory = {
-    rssDeltaBytesPerVector: Math.round(rssDelta / base.rows),
-    hnswlibFormulaBytesPerVector: Math.round(formulaBytes(base.dim, M)),
-    ratio: +(rssDelta / base.rows / formulaBytes(base.dim, M)).toFixed(3),
-    savedFileBytesPerVector: Math.round(fileBytes / base.rows),
+  let truth = truthIn;
+  // filtered search with a seeded 10% allow-set (the same for every backend)
+  const allow = new Rng(seed + 1).shuffle(ids.slice()).slice(0, Math.max(k, Math.round(base.rows / 10)));
+  let ftruth: number[][] | null = null;
+  const runs: Partial<Record<Backend, BackendRun>> = {};
+  for (const b of backends) {
+    const rss0 = process.memoryUsage().rss;
+    const built = buildIndex(b, metric, base.data, base.dim, M, efc, 1, threads)!;
+    const rssDelta = process.memoryUsage().rss - rss0;
+    const index = built.index;
+    const saved = path.join(tmpdir(), `pinrec-ann-bench-${process.pid}.${b}`);
+    await index.save(saved);
+    const fileBytes = statSync(saved).size;
+    rmSync(saved, { force: true });
+    const formula = formulaBytesOf(b, base.rows, base.dim, M);
+    const memory = {
+      rssDeltaBytesPerVector: Math.round(rssDelta / base.rows),
+      formulaBytesPerVector: Math.round(formula),
+      ratio: +(rssDelta / base.rows / formula).toFixed(3),
+      savedFileBytesPerVector: Math.round(fileBytes / base.rows),
+      ...(b === 'hnsw' ? { hnswlibFormulaBytesPerVector: Math.round(formula) } : {}),
+    };
+    let buildNS: number | null = null;
+    if (threads > 1) {
+      const many = buildIndex(b, metric, base.data, base.dim, M, efc, threads, threads);
+      if (many) { buildNS = many.s; await many.index.close(); }
+    }
+    if (!truth) {
+      const tg = performance.now();
+      truth = await exactTruth(base, queries, metric, k);
+      console.log(`exact ground truth (ExactIndex, JS) in ${((performance.now() - tg) / 1000).toFixed(1)} s`);
+    }
+    console.log(`${b}: build ${built.s.toFixed(2)} s (1 thread)${buildNS === null ? '' : `, ${buildNS.toFixed(2)} s (${threads} threads)`}, memory ${memory.rssDeltaBytesPerVector} B/vector (RSS delta), saved file ${memory.savedFileBytesPerVector} B/vector, formula ${memory.formulaBytesPerVector} B`);
+
+    // warm-up
+    await index.searchBatch(queries.data, k, { ef: efs[0], threads: 1 });
+    const sweep: SweepRow[] = [];
+    for (const ef of efs) {
+      const { res, best, median } = await timeSearch(index, queries, k, ef, 1, repeats);
+      sweep.push({ ef, recall: +recallAtK(res, truth.map((t) => t.slice(0, k)), k).toFixed(4), qps: Math.round(queries.rows / best), qpsMedian: Math.round(queries.rows / median), msPerQuery: +(best * 1000 / queries.rows).toFixed(4) });
+    }
+
+    // multi-core batch at the smallest ef reaching recall >= 0.95 (else the largest ef)
+    const efBatch = (sweep.find((s) => s.recall >= 0.95) ?? sweep[sweep.length - 1]).ef;
+    const tPool = performance.now();
+    await index.searchBatch(queries.data, k, { ef: efBatch, threads });
+    const poolStartS = (performance.now() - tPool) / 1000;
+    // tile the queries so one batch is large enough (>= 5,000 rows) to amortise the hand-off to workers
+    const tiles = Math.max(1, Math.ceil(5000 / queries.rows));
+    const big: Matrix = { data: new Float32Array(tiles * queries.data.length), rows: tiles * queries.rows, dim: queries.dim };
+    for (let t = 0; t < tiles; t++) big.data.set(queries.data, t * queries.data.length);
+    const one = await timeSearch(index, big, k, efBatch, 1, repeats);
+    const many = await timeSearch(index, big, k, efBatch, threads, repeats);
+    const batch = {
+      ef: efBatch, threads, rows: big.rows, qps1: Math.round(big.rows / one.best), qpsN: Math.round(big.rows / many.best),
+      speedup: +(one.best / many.best).toFixed(3), poolStartS: +poolStartS.toFixed(3),
+      sameResults: many.res.every((r, i) => r.ids.join() === one.res[i].ids.join()),
+    };
+    await index.close();
+
+    ftruth ??= await exactTruth(base, queries, metric, k, allow);
+    const filtered: SweepRow[] = [];
+    for (const ef of efs.filter((e) => e >= k)) {
+      const { res, best, median } = await timeSearch(index, queries, k, ef, 1, repeats, { allow });
+      filtered.push({ ef, recall: +recallAtK(res, ftruth, k).toFixed(4), qps: Math.round(queries.rows / best), qpsMedian: Math.round(queries.rows / median), msPerQuery: +(best * 1000 / queries.rows).toFixed(4) });
+    }
+    runs[b] = { backend: backendInfo(b), buildS: +built.s.toFixed(3), buildThreads: threads, buildNThreadsS: buildNS === null ? null : +buildNS.toFixed(3), memory, sweep, batch, filtered };
+  }
+  printBackendTables(name, runs, k, threads);
+  const hnsw = runs.hnsw;
+  return {
+    name, n: base.rows, dim: base.dim, queries: queries.rows, metric, M, efConstruction: efc, k, allowFraction: allow.length / base.rows,
+    backends: runs,
+    // the hnsw numbers at the top level, as before the usearch backend existed
+    ...(hnsw ? { buildS: hnsw.buildS, memory: hnsw.memory, sweep: hnsw.sweep, batch: hnsw.batch, filtered: hnsw.filtered } : {}),
   };
-  if (!truth) {
-    const tg = performance.now();
-    truth = await exactTruth(base, queries, metric, k);
-    console.log(`exact ground truth (ExactIndex, JS) in ${((performance.now() - tg) / 1000).toFixed(1)} s`);
-  }
-  console.log(`build ${buildS.toFixed(2)} s (1 thread), memory ${memory.rssDeltaBytesPerVector} B/vector (RSS delta), saved file ${memory.savedFileBytesPerVector} B/vector, hnswlib formula ${memory.hnswlibFormulaBytesPerVector} B`);
-
-  // warm-up
-  await index.searchBatch(queries.data, k, { ef: efs[0], threads: 1 });
-  const sweep: SweepRow[] = [];
-  for (const ef of efs) {
-    const { res, best, median } = await timeSearch(index, queries, k, ef, 1, repeats);
-    sweep.push({ ef, recall: +recallAtK(res, truth.map((t) => t.slice(0, k)), k).toFixed(4), qps: Math.round(queries.rows / best), qpsMedian: Math.round(queries.rows / median), msPerQuery: +(best * 1000 / queries.rows).toFixed(4) });
-  }
-  printTable(sweep.map((s) => ({ ...s })), `${name}: single-thread sweep (recall@${k})`);
-
-  // multi-core batch at the smallest ef reaching recall >= 0.95 (else the largest ef)
-  const efBatch = (sweep.find((s) => s.recall >= 0.95) ?? sweep[sweep.length - 1]).ef;
-  const tPool = performance.now();
-  await index.searchBatch(queries.data, k, { ef: efBatch, threads });
-  const poolStartS = (performance.now() - tPool) / 1000;
-  // tile the queries so one batch is large enough (>= 5,000 rows) to amortise the hand-off to workers
-  const tiles = Math.max(1, Math.ceil(5000 / queries.rows));
-  const big: Matrix = { data: new Float32Array(tiles * queries.data.length), rows: tiles * queries.rows, dim: queries.dim };
-  for (let t = 0; t < tiles; t++) big.data.set(queries.data, t * queries.data.length);
-  const one = await timeSearch(index, big, k, efBatch, 1, repeats);
-  const many = await timeSearch(index, big, k, efBatch, threads, repeats);
-  const batch = {
-    ef: efBatch, threads, rows: big.rows, qps1: Math.round(big.rows / one.best), qpsN: Math.round(big.rows / many.best),
-    speedup: +(one.best / many.best).toFixed(3), poolStartS: +poolStartS.toFixed(3),
-    sameResults: many.res.every((r, i) => r.ids.join() === one.res[i].ids.join()),
-  };
-  printTable([batch], `${name}: batch search, ${threads} worker threads vs calling thread`);
-  await index.close();
-
-  // filtered search with a seeded 10% allow-set
-  const rng = new Rng(seed + 1);
-  const allow = rng.shuffle(ids.slice()).slice(0, Math.max(k, Math.round(base.rows / 10)));
-  const ftruth = await exactTruth(base, queries, metric, k, allow);
-  const filtered: SweepRow[] = [];
-  for (const ef of efs.filter((e) => e >= k)) {
-    const { res, best, median } = await timeSearch(index, queries, k, ef, 1, repeats, { allow });
-    filtered.push({ ef, recall: +recallAtK(res, ftruth, k).toFixed(4), qps: Math.round(queries.rows / best), qpsMedian: Math.round(queries.rows / median), msPerQuery: +(best * 1000 / queries.rows).toFixed(4) });
-  }
-  printTable(filtered.map((s) => ({ ...s })), `${name}: 10% allow-set filter, recall@${k} vs exact filtered search`);
-  return { name, n: base.rows, dim: base.dim, queries: queries.rows, metric, M, efConstruction: efc, k, buildS: +buildS.toFixed(3), memory, sweep, batch, filtered, allowFraction: allow.length / base.rows };
 }
 
-function compareAnchor(result: Awaited<ReturnType<typeof runDataset>>, anchorFile: string) {
+interface BackendRun {
+  backend: Record<string, unknown>;
+  buildS: number;
+  buildThreads: number;
+  buildNThreadsS: number | null;
+  memory: Record<string, number>;
+  sweep: SweepRow[];
+  batch: Record<string, unknown>;
+  filtered: SweepRow[];
+}
+
+/** One row per ef with each backend's columns side by side. */
+function sideBySide(runs: Partial<Record<Backend, BackendRun>>, pick: (r: BackendRun) => SweepRow[]): Record<string, unknown>[] {
+  const names = Object.keys(runs) as Backend[];
+  const efs = [...new Set(names.flatMap((b) => pick(runs[b]!).map((s) => s.ef)))];
+  return efs.map((ef) => {
+    const row: Record<string, unknown> = { ef };
+    for (const b of names) {
+      const s = pick(runs[b]!).find((x) => x.ef === ef);
+      row[`${b} recall`] = s?.recall;
+      row[`${b} qps`] = s?.qps;
+    }
+    return row;
+  });
+}
+
+function printBackendTables(name: string, runs: Partial<Record<Backend, BackendRun>>, k: number, threads: number): void {
+  const names = Object.keys(runs) as Backend[];
+  printTable(names.map((b) => {
+    const r = runs[b]!;
+    return { backend: b, build1ThreadS: r.buildS, [`build${threads}ThreadsS`]: r.buildNThreadsS ?? 'n/a', rssBytesPerVector: r.memory.rssDeltaBytesPerVector, formulaBytesPerVector: r.memory.formulaBytesPerVector, fileBytesPerVector: r.memory.savedFileBytesPerVector };
+  }), `${name}: build and memory`);
+  printTable(sideBySide(runs, (r) => r.sweep), `${name}: single-thread sweep (recall@${k}, QPS)`);
+  printTable(names.map((b) => ({ backend: b, ...runs[b]!.batch })), `${name}: batch search, ${threads} threads vs calling thread`);
+  printTable(sideBySide(runs, (r) => r.filtered), `${name}: 10% allow-set filter, recall@${k} vs exact filtered search`);
+}
+
+function compareAnchor(dataset: Awaited<ReturnType<typeof runDataset>>, anchorFile: string) {
   const a = JSON.parse(readFileSync(anchorFile, 'utf8').trim().split('\n').pop()!) as AnchorJson;
+  const lib = dataset.backends.hnsw ? 'hnsw' : 'usearch';
+  const run = (dataset.backends.hnsw ?? dataset.backends.usearch)!;
+  const result = { name: `${dataset.name} (${lib})`, metric: dataset.metric, sweep: run.sweep, buildS: run.buildS };
   const space = result.metric;
   const hs = a.sweeps.filter((s) => s.lib === 'hnswlib' && s.space === space);
   if (hs.length === 0) { console.log(`anchor ${anchorFile} has no hnswlib sweep for space ${space}`); return null; }
@@ -231,7 +330,7 @@ function svgPlot(series: { name: string; points: { recall: number; qps: number }
   const ymin = Math.floor(Math.min(...lq)), ymax = Math.ceil(Math.max(...lq));
   const X = (r: number) => L + ((r - xmin) / (xmax - xmin)) * (W - L - R);
   const Y = (q: number) => T + (1 - (Math.log10(q) - ymin) / (ymax - ymin || 1)) * (H - T - B);
-  const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
+  const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
   let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">\n`;
   s += `<rect width="${W}" height="${H}" fill="white"/>\n<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(title)}</text>\n`;
   s += `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>\n`;
@@ -256,49 +355,75 @@ function escapeXml(x: string): string {
 }
 
 /** MIPS over synthetic CF factors: items with popularity-skewed norms, users N(0,1). */
-async function runMips(args: Args, quick: boolean) {
+async function runMips(args: Args, quick: boolean, backends: Backend[]) {
   const n = num(args, 'n', quick ? 20000 : 1_000_000), dim = num(args, 'dim', 64), nq = num(args, 'nq', quick ? 50 : 200);
   const k = 20, M = num(args, 'M', 16), efc = num(args, 'efc', 100);
   const efs = nums(args, 'efs', [20, 40, 80, 160, 320]);
+  const threads = num(args, 'threads', Math.min(2, availableParallelism()));
   const rng = new Rng(num(args, 'seed', 7));
-  console.log(`\n== mips: ${n.toLocaleString()} items x ${dim} factors, ${nq} users, k=${k}, M=${M} efC=${efc}`);
+  console.log(`\n== mips: ${n.toLocaleString()} items x ${dim} factors, ${nq} users, k=${k}, M=${M} efC=${efc} backends=${backends.join(',')}`);
   const items = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) {
     const scale = Math.exp(0.35 * rng.normal()) / Math.sqrt(dim);
     for (let j = 0; j < dim; j++) items[i * dim + j] = scale * rng.normal();
   }
   const users = rng.fillNormal(new Float32Array(nq * dim));
-  const ids = Array.from({ length: n }, (_, i) => i);
-  const rss0 = process.memoryUsage().rss;
-  const index = new HnswIndex<number>({ metric: 'ip', dim, M, efConstruction: efc, capacity: n });
-  let t0 = performance.now();
-  index.addItems(ids, items, { onProgress: quick ? undefined : (p) => { if (p.done % 100000 === 0) console.log(`  added ${p.done.toLocaleString()} in ${((performance.now() - t0) / 1000).toFixed(0)} s`); } });
-  const buildS = (performance.now() - t0) / 1000;
-  const rssPerVector = Math.round((process.memoryUsage().rss - rss0) / n);
-  t0 = performance.now();
-  const truth = await exactTruth({ data: items, rows: n, dim }, { data: users, rows: nq, dim }, 'ip', k);
-  const exactMs = (performance.now() - t0) / nq;
-  const rows = [];
-  for (const ef of efs) {
-    const lat: number[] = [];
-    const res = [];
-    for (let q = 0; q < nq; q++) {
-      const t = performance.now();
-      res.push(index.search(users.subarray(q * dim, (q + 1) * dim), k, { ef }));
-      lat.push(performance.now() - t);
+  let truth: number[][] | null = null, exactMs = 0;
+  const runs: Partial<Record<Backend, { buildS: number; buildThreads: number; buildNThreadsS: number | null; rssBytesPerItem: number; formulaBytesPerItem: number; sweep: Record<string, number>[] }>> = {};
+  for (const b of backends) {
+    const rss0 = process.memoryUsage().rss;
+    if (!quick) console.log(`  ${b}: building ${n.toLocaleString()} items on 1 thread`);
+    const built = buildIndex(b, 'ip', items, dim, M, efc, 1, threads, !quick)!;
+    const rssPerVector = Math.round((process.memoryUsage().rss - rss0) / n);
+    let buildNS: number | null = null;
+    if (threads > 1) {
+      if (!quick && b === 'usearch') console.log(`  ${b}: building on ${threads} threads`);
+      const many = buildIndex(b, 'ip', items, dim, M, efc, threads, threads, !quick);
+      if (many) { buildNS = many.s; await many.index.close(); }
     }
-    const st = stats(lat);
-    rows.push({ ef, recallAt20: +recallAtK(res, truth, k).toFixed(4), p50ms: +st.median.toFixed(3), p99ms: +st.p99.toFixed(3), spread: +st.spread.toFixed(3), qps: Math.round(1000 / st.mean) });
+    if (!truth) {
+      const t0 = performance.now();
+      truth = await exactTruth({ data: items, rows: n, dim }, { data: users, rows: nq, dim }, 'ip', k);
+      exactMs = (performance.now() - t0) / nq;
+    }
+    const index = built.index;
+    const rows: Record<string, number>[] = [];
+    for (const ef of efs) {
+      const lat: number[] = [];
+      const res = [];
+      for (let q = 0; q < nq; q++) {
+        const t = performance.now();
+        res.push(index.search(users.subarray(q * dim, (q + 1) * dim), k, { ef }));
+        lat.push(performance.now() - t);
+      }
+      const st = stats(lat);
+      rows.push({ ef, recallAt20: +recallAtK(res, truth, k).toFixed(4), p50ms: +st.median.toFixed(3), p99ms: +st.p99.toFixed(3), spread: +st.spread.toFixed(3), qps: Math.round(1000 / st.mean) });
+    }
+    await index.close();
+    runs[b] = { buildS: +built.s.toFixed(2), buildThreads: threads, buildNThreadsS: buildNS === null ? null : +buildNS.toFixed(2), rssBytesPerItem: rssPerVector, formulaBytesPerItem: Math.round(formulaBytesOf(b, n, dim, M)), sweep: rows };
   }
-  printTable(rows, `mips: HNSW (ip) vs exact scoring of every item (exact: ${exactMs.toFixed(1)} ms/user in JS)`);
-  console.log(`mips build ${buildS.toFixed(1)} s, ${rssPerVector} B/item (RSS delta), formula ${Math.round(formulaBytes(dim, M))} B`);
-  return { n, dim, nq, k, M, efConstruction: efc, buildS: +buildS.toFixed(2), rssBytesPerItem: rssPerVector, exactMsPerUser: +exactMs.toFixed(2), sweep: rows };
+  const names = Object.keys(runs) as Backend[];
+  printTable(efs.map((ef) => {
+    const row: Record<string, unknown> = { ef };
+    for (const b of names) {
+      const s = runs[b]!.sweep.find((x) => x.ef === ef)!;
+      row[`${b} recall@20`] = s.recallAt20; row[`${b} p50ms`] = s.p50ms; row[`${b} p99ms`] = s.p99ms; row[`${b} qps`] = s.qps;
+    }
+    return row;
+  }), `mips: HNSW (ip) vs exact scoring of every item (exact: ${exactMs.toFixed(1)} ms/user in JS)`);
+  printTable(names.map((b) => ({ backend: b, build1ThreadS: runs[b]!.buildS, [`build${threads}ThreadsS`]: runs[b]!.buildNThreadsS ?? 'n/a', rssBytesPerItem: runs[b]!.rssBytesPerItem, formulaBytesPerItem: runs[b]!.formulaBytesPerItem })), 'mips: build and memory');
+  const hnsw = runs.hnsw;
+  return {
+    n, dim, nq, k, M, efConstruction: efc, exactMsPerUser: +exactMs.toFixed(2), backends: runs,
+    ...(hnsw ? { buildS: hnsw.buildS, rssBytesPerItem: hnsw.rssBytesPerItem, sweep: hnsw.sweep } : {}),
+  };
 }
 
 export async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, ['synthetic', 'mips', 'write-only']);
   if (args.help) { console.log(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]); return; }
   const quick = args.quick === true;
+  const backends = backendsOf(args);
   const modeGiven = Boolean(args.data || args.synthetic || args.mips);
   const results: Record<string, unknown>[] = [];
   const skipped: string[] = [];
@@ -310,9 +435,9 @@ export async function main(argv: string[]): Promise<void> {
     const metric = (str(args, 'metric') ?? 'l2') as Metric;
     const k = num(args, 'k', 10);
     const truth = gtFile && metric === 'l2' ? readIvecs(gtFile).map((r) => r.slice(0, k)) : null;
-    const r = await runDataset(label, base, queries, truth, metric, args);
+    const r = await runDataset(label, base, queries, truth, metric, args, backends);
     results.push(r);
-    plots.push({ name: `pinrec HnswIndex ${label}`, points: r.sweep }, { name: `pinrec 10% allow-set ${label}`, points: r.filtered });
+    for (const b of backends) plots.push({ name: `pinrec ${b} ${label}`, points: r.backends[b]!.sweep }, { name: `pinrec ${b} 10% allow-set ${label}`, points: r.backends[b]!.filtered });
     return r;
   };
 
@@ -343,19 +468,19 @@ export async function main(argv: string[]): Promise<void> {
       console.log(`wrote ${dir}/base.fvecs and query.fvecs (for hnsw_anchor.py --fvecs)`);
       if (args['write-only']) return;
     }
-    const r = await runDataset(`synthetic-${n}x${dim}`, base, queries, null, metric, args);
+    const r = await runDataset(`synthetic-${n}x${dim}`, base, queries, null, metric, args, backends);
     results.push(r);
-    plots.push({ name: `pinrec HnswIndex synthetic ${dim}-d`, points: r.sweep }, { name: `pinrec 10% allow-set ${dim}-d`, points: r.filtered });
+    for (const b of backends) plots.push({ name: `pinrec ${b} synthetic ${dim}-d`, points: r.backends[b]!.sweep }, { name: `pinrec ${b} 10% allow-set ${dim}-d`, points: r.backends[b]!.filtered });
     if (typeof args.anchor === 'string' && !args.data) anchorCmp = compareAnchor(r, args.anchor);
   }
   let mips: unknown = null;
-  if (args.mips || !modeGiven) mips = await runMips(args, quick || !modeGiven);
+  if (args.mips || !modeGiven) mips = await runMips(args, quick || !modeGiven, backends);
 
   if (anchorCmp && typeof anchorCmp === 'object' && 'anchorSweeps' in anchorCmp) {
     const hs = (anchorCmp as { anchorSweeps: { recall: number; qps_best: number }[] }).anchorSweeps;
     plots.push({ name: 'Python hnswlib (anchor)', points: hs.map((h) => ({ recall: h.recall, qps: h.qps_best })) });
   }
-  const out = report('ann', args, { quick, datasets: results, mips, anchor: anchorCmp, skipped });
+  const out = report('ann', args, { quick, backends, datasets: results, mips, anchor: anchorCmp, skipped });
   if (plots.length > 0) {
     const svg = out.replace(/\.json$/, '') + '.svg';
     writeFileSync(svg, svgPlot(plots, 'recall@10 vs single-thread QPS (M=16, efC=200)'));

@@ -1,5 +1,5 @@
 /**
- * One suite every VectorIndex must pass (HnswIndex and ExactIndex): exact answers on tiny sets, upserts,
+ * One suite every VectorIndex must pass (HnswIndex, UsearchIndex and ExactIndex): exact answers on tiny sets, upserts,
  * deletes, filters, typed errors on bad input, seeded property tests, batch == single, save/load round trip.
  */
 import { describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import {
 } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import type { Id, Metric } from '../../src/core/types.js';
-import { ExactIndex, HnswIndex, type VectorIndex } from '../../src/ann/index.js';
+import { ExactIndex, HnswIndex, UsearchIndex, type VectorIndex } from '../../src/ann/index.js';
 import { clustered, row } from './helpers.js';
 
 type Factory = <I extends Id>(metric: Metric, dim: number) => VectorIndex<I>;
@@ -19,6 +19,7 @@ type Loader = <I extends Id>(file: string) => Promise<VectorIndex<I>>;
 
 const impls: [string, Factory, Loader][] = [
   ['HnswIndex', (metric, dim) => new HnswIndex({ metric, dim, capacity: 4, efConstruction: 100, ef: 64 }), (f) => HnswIndex.load(f)],
+  ['UsearchIndex', (metric, dim) => new UsearchIndex({ metric, dim, capacity: 4, efConstruction: 100, ef: 64 }), (f) => UsearchIndex.load(f)],
   ['ExactIndex', (metric, dim) => new ExactIndex({ metric, dim, capacity: 4 }), (f) => ExactIndex.load(f)],
 ];
 
