@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { constants as bufferConstants } from 'node:buffer';
-import usearch from 'usearch';
+import type UsearchModule from 'usearch';
 import { FileFormatError, InvalidParameterError, UnknownIdError } from '../core/errors.js';
 import { IdMap } from '../core/ids.js';
 import type { Id, Metric } from '../core/types.js';
@@ -27,7 +27,14 @@ import { checkItems, checkK, checkQuery, checkQueryBatch, dot, normalized, sqL2,
 import { resolveMaxMemoryBytes } from './exact.js';
 import { checkUsearchBytes } from './usearchfile.js';
 
-type Native = InstanceType<typeof usearch.Index>;
+type Native = InstanceType<typeof UsearchModule.Index>;
+
+let usearchModule: typeof UsearchModule | undefined;
+/** usearch, loaded on first use: importing pinrec never loads its native binary (nor fails where it has none). */
+function usearchLib(): typeof UsearchModule {
+  usearchModule ??= createRequire(import.meta.url)('usearch') as typeof UsearchModule;
+  return usearchModule;
+}
 
 const KIND = 'pinrec.ann.usearch';
 const VERSION = 1;
@@ -231,10 +238,10 @@ export class UsearchIndex<I extends Id = Id> implements VectorIndex<I> {
     this.maxMemoryBytes = resolveMaxMemoryBytes(options.maxMemoryBytes);
     const capacity = o.capacity;
     if (capacity > usearchMaxCount(this.dim, this.M, this.maxMemoryBytes)) throw capacityError(capacity, this.dim, this.M, this.maxMemoryBytes);
-    this.native = new usearch.Index({
+    this.native = new (usearchLib().Index)({
       dimensions: this.dim,
-      metric: this.metric === 'l2' ? usearch.MetricKind.L2sq : usearch.MetricKind.IP,
-      quantization: usearch.ScalarKind.F32,
+      metric: this.metric === 'l2' ? usearchLib().MetricKind.L2sq : usearchLib().MetricKind.IP,
+      quantization: usearchLib().ScalarKind.F32,
       connectivity: this.M,
       expansion_add: this.efConstruction,
       expansion_search: 1,
@@ -538,7 +545,7 @@ export class UsearchIndex<I extends Id = Id> implements VectorIndex<I> {
   /** usearch's search for `rows` queries, `wanted` results each, on `threads` native threads (fewer when it lacks contexts). */
   private nativeSearch(queries: Float32Array, rows: number, wanted: number, threads: number): RawHits {
     const t = Math.min(threads, this.contexts);
-    let m: InstanceType<typeof usearch.Matches> | InstanceType<typeof usearch.BatchMatches>;
+    let m: InstanceType<typeof UsearchModule.Matches> | InstanceType<typeof UsearchModule.BatchMatches>;
     try {
       m = this.native.search(queries, wanted, t);
     } catch (e) {
@@ -546,7 +553,7 @@ export class UsearchIndex<I extends Id = Id> implements VectorIndex<I> {
       this.contexts = 1;
       m = this.native.search(queries, wanted, 1);
     }
-    if (m instanceof usearch.BatchMatches) return { keys: m.keys, distances: m.distances, counts: m.counts, stride: wanted };
+    if (m instanceof usearchLib().BatchMatches) return { keys: m.keys, distances: m.distances, counts: m.counts, stride: wanted };
     return { keys: m.keys, distances: m.distances, counts: [m.keys.length], stride: wanted };
   }
 
