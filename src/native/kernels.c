@@ -145,13 +145,41 @@ CLONES static void k_gemm_nn(const double *a, int32_t l, const double *b, int32_
 
 /*
  * CF scoring (scoreBlocked / streamRow): out[r, j] = (float)(base[r, j] + Σ_f q[r, f] · wt[f·stride + j]) for
- * rows r < b and pins j < n, f ascending, accumulated in double. Blocked over pins so the accumulators of four
- * rows stay in L1 while the factor rows stream.
+ * rows r < b and pins j < n, f ascending, accumulated in double. Blocked over pins (SBLOCK at a time) and over
+ * rows (up to four); within a block, eight factor rows are read per pass and added one after another into each
+ * accumulator, so each accumulator is loaded and stored once per eight factors, the eight streams stay few
+ * enough for the prefetcher, and the sum keeps the exact order of the JavaScript kernel.
  */
-#define SBLOCK 512
-CLONES static void k_score(const double *q, int32_t b, int32_t k, const float *wt, int64_t stride, int32_t n,
-                           const double *base, float *out) {
-  double acc[4 * SBLOCK];
+#define SBLOCK 2048
+#define SCORE_ROWS(NR)                                                                                         \
+  {                                                                                                            \
+    int32_t f = 0;                                                                                             \
+    for (; f + 7 < k; f += 8) {                                                                                \
+      const float *restrict w = wt + f * stride + j0;                                                          \
+      double c[NR][8];                                                                                         \
+      for (int32_t t = 0; t < NR; t++) for (int32_t u = 0; u < 8; u++) c[t][u] = q[(size_t)(r0 + t) * k + f + u]; \
+      for (int32_t j = 0; j < len; j++) {                                                                      \
+        const double w0 = w[j], w1 = w[j + stride], w2 = w[j + 2 * stride], w3 = w[j + 3 * stride];           \
+        const double w4 = w[j + 4 * stride], w5 = w[j + 5 * stride], w6 = w[j + 6 * stride], w7 = w[j + 7 * stride]; \
+        for (int32_t t = 0; t < NR; t++) {                                                                     \
+          double a = acc[t * SBLOCK + j];                                                                      \
+          a += c[t][0] * w0; a += c[t][1] * w1; a += c[t][2] * w2; a += c[t][3] * w3;                          \
+          a += c[t][4] * w4; a += c[t][5] * w5; a += c[t][6] * w6; a += c[t][7] * w7;                          \
+          acc[t * SBLOCK + j] = a;                                                                             \
+        }                                                                                                      \
+      }                                                                                                        \
+    }                                                                                                          \
+    for (; f < k; f++) {                                                                                       \
+      const float *w = wt + f * stride + j0;                                                                   \
+      for (int32_t j = 0; j < len; j++) {                                                                      \
+        const double x = w[j];                                                                                 \
+        for (int32_t t = 0; t < NR; t++) acc[t * SBLOCK + j] += q[(size_t)(r0 + t) * k + f] * x;               \
+      }                                                                                                        \
+    }                                                                                                          \
+  }
+
+CLONES static void k_score(const double *restrict q, int32_t b, int32_t k, const float *restrict wt, int64_t stride, int32_t n,
+                           const double *restrict base, float *restrict out, double *restrict acc) {
   for (int32_t j0 = 0; j0 < n; j0 += SBLOCK) {
     const int32_t len = n - j0 < SBLOCK ? n - j0 : SBLOCK;
     for (int32_t r0 = 0; r0 < b; r0 += 4) {
@@ -161,29 +189,11 @@ CLONES static void k_score(const double *q, int32_t b, int32_t k, const float *w
         if (base) { const double *bs = base + (size_t)(r0 + t) * n + j0; for (int32_t j = 0; j < len; j++) at[j] = bs[j]; }
         else for (int32_t j = 0; j < len; j++) at[j] = 0;
       }
-      if (nr == 4) {
-        const double *q0 = q + (size_t)r0 * k, *q1 = q0 + k, *q2 = q1 + k, *q3 = q2 + k;
-        for (int32_t f = 0; f < k; f++) {
-          const float *w = wt + f * stride + j0;
-          const double c0 = q0[f], c1 = q1[f], c2 = q2[f], c3 = q3[f];
-          for (int32_t j = 0; j < len; j++) {
-            const double x = w[j];
-            acc[j] += c0 * x;
-            acc[SBLOCK + j] += c1 * x;
-            acc[2 * SBLOCK + j] += c2 * x;
-            acc[3 * SBLOCK + j] += c3 * x;
-          }
-        }
-      } else {
-        for (int32_t t = 0; t < nr; t++) {
-          const double *qt = q + (size_t)(r0 + t) * k;
-          double *at = acc + t * SBLOCK;
-          for (int32_t f = 0; f < k; f++) {
-            const float *w = wt + f * stride + j0;
-            const double c0 = qt[f];
-            for (int32_t j = 0; j < len; j++) at[j] += c0 * (double)w[j];
-          }
-        }
+      switch (nr) {
+        case 4: SCORE_ROWS(4) break;
+        case 3: SCORE_ROWS(3) break;
+        case 2: SCORE_ROWS(2) break;
+        default: SCORE_ROWS(1) break;
       }
       for (int32_t t = 0; t < nr; t++) {
         float *o = out + (size_t)(r0 + t) * n + j0;
@@ -345,7 +355,10 @@ static napi_value js_score(napi_env env, napi_callback_info info) {
   if (!get_arr(env, argv[7], napi_float32_array, &out, "out")) return NULL;
   if (stride < n || !fits(q.length, (int64_t)b * k) || !fits(out.length, (int64_t)b * n) ||
       (n > 0 && !fits(wt.length, (int64_t)(k - 1) * stride + n))) return throw_range(env, "pinrec native: score shapes");
-  k_score(q.data, b, k, wt.data, stride, n, bp, out.data);
+  double *acc = aligned_alloc(64, sizeof(double) * 4 * SBLOCK);
+  if (!acc) return throw_range(env, "pinrec native: out of memory");
+  k_score(q.data, b, k, wt.data, stride, n, bp, out.data, acc);
+  free(acc);
   return NULL;
 }
 
