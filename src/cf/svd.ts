@@ -100,21 +100,26 @@ export function randomizedSvd(a: CsrMatrix, k: number, options: SvdOptions = {})
   rng.fillNormal(z);
   orthonormalize(z, n, l, rng, 2, par);
   const y = alloc(n * l);
-  const partials = Array.from({ length: threads - 1 }, () => alloc(n * l));
   const total = nIter + 1;
+  // Y = Bᵀ(B Z) as two gathers, W = B Z over B's rows and then Y = Bᵀ W over Bᵀ's rows: every thread writes
+  // only its own rows, so the work splits across threads with no per-thread partial sums to add up (measured
+  // 1.3–1.5× faster than the fused scatter form at 2 threads, for an m × l buffer instead of n × l per thread).
+  const w = alloc(m * l);
+  const apply = () => { par.spmm(sb, z, l, w); par.spmm(sbt, w, l, y); };
   for (let t = 0; t < nIter; t++) {
-    par.gramApply(sb, z, l, y, partials);
+    apply();
     z.set(y);
     // Intermediate blocks only need to stay well conditioned, so they are re-orthonormalised every other
     // iteration with one CholeskyQR pass (conditioning grows by (σ1/σl)² per iteration, far from what float64
     // Cholesky tolerates); the last block gets two passes. A breakdown falls back to Gram–Schmidt.
     if (t === nIter - 1) orthonormalize(z, n, l, rng, 2, par);
     else if ((nIter - 1 - t) % 2 === 0) orthonormalize(z, n, l, rng, 1, par);
+    else if (par.native) par.native.normalizeColumns(z, n, l);
     else normalizeColumns(z, n, l);
     options.onProgress?.({ stage: 'svd', done: t + 1, total });
   }
   // Rayleigh–Ritz: H = Zᵀ BᵀB Z, eigenvectors E; V = Z E, σ = √λ, U = B V / σ.
-  par.gramApply(sb, z, l, y, partials);
+  apply();
   const h = par.gemmTN(z, n, l, y, l);
   const { values, vectors } = symEig(h, l);
   const ek = new Float64Array(l * k);
@@ -156,20 +161,23 @@ export function randomizedSvd(a: CsrMatrix, k: number, options: SvdOptions = {})
   return { u: computeU ? Float64Array.from(v) : new Float64Array(0), s, v: Float64Array.from(right), k, nIter, ritz, kernels: par.path };
 }
 
-/** Make the largest-magnitude entry of each column of `right` positive, flipping `left` to match. */
+/**
+ * Make the largest-magnitude entry of each column of `right` positive (the first such entry on ties), flipping
+ * `left` to match. One row-major pass over each matrix.
+ */
 function fixSigns(left: Float64Array, nl: number, right: Float64Array, nr: number, k: number): void {
-  for (let c = 0; c < k; c++) {
-    let best = 0;
-    let bi = 0;
-    for (let i = 0; i < nr; i++) {
-      const x = Math.abs(right[i * k + c]);
-      if (x > best) { best = x; bi = i; }
-    }
-    if (right[bi * k + c] < 0) {
-      for (let i = 0; i < nr; i++) right[i * k + c] = -right[i * k + c];
-      for (let i = 0; i < nl; i++) left[i * k + c] = -left[i * k + c];
-    }
+  const best = new Float64Array(k);
+  const at = new Int32Array(k);
+  for (let i = 0; i < nr; i++) {
+    const o = i * k;
+    for (let c = 0; c < k; c++) { const x = Math.abs(right[o + c]); if (x > best[c]) { best[c] = x; at[c] = i; } }
   }
+  const sign = new Float64Array(k);
+  let any = false;
+  for (let c = 0; c < k; c++) { sign[c] = right[at[c] * k + c] < 0 ? -1 : 1; if (sign[c] < 0) any = true; }
+  if (!any) return;
+  for (let i = 0; i < nr; i++) { const o = i * k; for (let c = 0; c < k; c++) if (sign[c] < 0) right[o + c] = -right[o + c]; }
+  for (let i = 0; i < nl; i++) { const o = i * k; for (let c = 0; c < k; c++) if (sign[c] < 0) left[o + c] = -left[o + c]; }
 }
 
 /**
@@ -189,7 +197,7 @@ export function orthonormalize(z: Float64Array, n: number, l: number, rng: Rng, 
 }
 
 /** Scale each column to unit norm (keeps magnitudes bounded between re-orthonormalisations). */
-function normalizeColumns(z: Float64Array, n: number, l: number): void {
+export function normalizeColumns(z: Float64Array, n: number, l: number): void {
   const norms = new Float64Array(l);
   for (let i = 0; i < n; i++) for (let c = 0; c < l; c++) norms[c] += z[i * l + c] * z[i * l + c];
   for (let c = 0; c < l; c++) norms[c] = norms[c] > 0 ? 1 / Math.sqrt(norms[c]) : 1;

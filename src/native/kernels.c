@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <math.h>
 
 #if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -141,6 +142,15 @@ CLONES static void k_gemm_nn(const double *a, int32_t l, const double *b, int32_
     }
     memcpy(out + (size_t)r * m, row, sizeof(double) * (size_t)m);
   }
+}
+
+/* Scale each column of Z (n × l, row-major) to unit norm (svd.ts normalizeColumns): norms summed over rows in
+ * order, 1/√ of each (a zero column is left as it is). `norms` is an l-length scratch. */
+CLONES static void k_normalize_columns(double *restrict z, int32_t n, int32_t l, double *restrict norms) {
+  for (int32_t c = 0; c < l; c++) norms[c] = 0;
+  for (int32_t i = 0; i < n; i++) { const double *zr = z + (size_t)i * l; for (int32_t c = 0; c < l; c++) norms[c] += zr[c] * zr[c]; }
+  for (int32_t c = 0; c < l; c++) norms[c] = norms[c] > 0 ? 1 / sqrt(norms[c]) : 1;
+  for (int32_t i = 0; i < n; i++) { double *zr = z + (size_t)i * l; for (int32_t c = 0; c < l; c++) zr[c] *= norms[c]; }
 }
 
 /*
@@ -362,6 +372,20 @@ static napi_value js_score(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* normalizeColumns(z, n, l) */
+static napi_value js_normalize_columns(napi_env env, napi_callback_info info) {
+  ARGS(3)
+  Arr z; int32_t n, l;
+  if (!get_arr(env, argv[0], napi_float64_array, &z, "z") || !get_i32(env, argv[1], 0, INT32_MAX, &n, "n") ||
+      !get_i32(env, argv[2], 1, 1 << 20, &l, "l")) return NULL;
+  if (!fits(z.length, (int64_t)n * l)) return throw_range(env, "pinrec native: z too short");
+  double *norms = malloc(sizeof(double) * (size_t)l);
+  if (!norms) return throw_range(env, "pinrec native: out of memory");
+  k_normalize_columns(z.data, n, l, norms);
+  free(norms);
+  return NULL;
+}
+
 static const char *isa(void) {
 #if HAVE_CLONES
   __builtin_cpu_init();
@@ -383,13 +407,14 @@ NAPI_MODULE_INIT() {
     { "gemmTN", NULL, js_gemm_tn, NULL, NULL, NULL, napi_default, NULL },
     { "gemmNN", NULL, js_gemm_nn, NULL, NULL, NULL, napi_default, NULL },
     { "score", NULL, js_score, NULL, NULL, NULL, napi_default, NULL },
+    { "normalizeColumns", NULL, js_normalize_columns, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_value s;
   napi_create_string_utf8(env, isa(), NAPI_AUTO_LENGTH, &s);
   napi_set_named_property(env, exports, "isa", s);
   napi_value ver;
-  napi_create_int32(env, 1, &ver);
+  napi_create_int32(env, 2, &ver);
   napi_set_named_property(env, exports, "version", ver);
   return exports;
 }

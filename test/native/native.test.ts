@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CsrMatrix, gramApplyRows, spmmRows } from '../../src/cf/csr.js';
 import { gemmNNRows, gemmTNAcc, syrkUpperAcc } from '../../src/cf/dense.js';
-import { randomizedSvd } from '../../src/cf/svd.js';
+import { normalizeColumns, randomizedSvd } from '../../src/cf/svd.js';
 import { SvdRecommender } from '../../src/cf/model.js';
 import { syntheticInteractions } from '../../src/cf/synthetic.js';
 import { leaveLastOut, evaluate } from '../../src/cf/index.js';
@@ -93,6 +93,11 @@ describe.runIf(built)('each native kernel equals its JavaScript twin bit for bit
       expect(bitsEqual(pj, pn)).toBe(true);
       const up = randomF64(l * l, 5);
       for (let i = 0; i < l; i++) for (let j = 0; j < i; j++) up[i * l + j] = 0;
+      const nj = Float64Array.from(a), cn2 = Float64Array.from(a);
+      for (let i = 0; i < rows; i++) nj[i * l] = cn2[i * l] = 0; // a zero column stays as it is
+      normalizeColumns(nj, rows, l);
+      N!.normalizeColumns(cn2, rows, l);
+      expect(bitsEqual(nj, cn2)).toBe(true);
       const zj = Float64Array.from(a), zn = Float64Array.from(a); // in place, as trmm runs it
       gemmNNRows(zj, l, up, l, zj, 0, rows, true);
       N!.gemmNN(zn, l, up, l, zn, 0, rows, true);
