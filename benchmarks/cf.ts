@@ -23,6 +23,7 @@ import {
   syntheticInteractions, type InteractionLog, type InteractionMatrix, type Scoring,
 } from '../src/cf/index.js';
 import { live } from './cf-live.js';
+import { nativeInfo, type KernelChoice } from '../src/native/index.js';
 import { dataRoot, num, nums, parseArgs, peakRssMb, printTable, report, since, stats, str, type Args } from './lib.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -215,27 +216,47 @@ async function anchorCompare(args: Args): Promise<void> {
   report('cf-anchor', args, { mode: 'anchor', results: rows, matched });
 }
 
-/** Brute-force recommend latency over a large catalogue. */
+/**
+ * Brute-force recommend latency over a large catalogue, on the native kernels and (unless --kernels says
+ * otherwise) the JavaScript ones, beside numpy's sgemv + argpartition over a matrix of the same shape and the
+ * machine's single-thread read bandwidth (benchmarks/anchors/topk_compare.py, when /usr/bin/python3 has numpy).
+ */
 async function latency(args: Args): Promise<void> {
   const items = num(args, 'items', args.quick ? 50_000 : 1_000_000);
   const factors = num(args, 'factors', 64);
   const users = num(args, 'users', args.quick ? 5_000 : 100_000);
   const events = num(args, 'events', items * 3);
+  const calls = num(args, 'calls', args.quick ? 20 : 200);
+  const choices = str(args, 'kernels', nativeInfo().available ? 'native,js' : 'js').split(',') as KernelChoice[];
   const X = syntheticInteractions({ users, items, events, seed: 2 }).toMatrix();
-  let t0 = performance.now();
-  const model = new SvdRecommender({ factors, scoring: 'puresvd' }).fit(X);
-  const fitSeconds = since(t0);
-  const ids = model.userIds();
-  const samples: number[] = [];
-  for (let i = 0; i < (args.quick ? 20 : 200); i++) {
-    t0 = performance.now();
-    model.recommend(ids[(i * 7919) % ids.length], { n: 20 });
-    samples.push(performance.now() - t0);
+  const rows: Record<string, unknown>[] = [];
+  for (const kernels of choices) {
+    let t0 = performance.now();
+    const model = new SvdRecommender({ factors, scoring: 'puresvd', order: 'off', kernels }).fit(X);
+    const fitSeconds = since(t0);
+    const ids = model.userIds();
+    model.recommend(ids[0], { n: 20 });
+    const samples: number[] = [];
+    for (let i = 0; i < calls; i++) {
+      t0 = performance.now();
+      model.recommend(ids[(i * 7919) % ids.length], { n: 20 });
+      samples.push(performance.now() - t0);
+    }
+    const st = stats(samples);
+    // bytes the scoring streams per call: the k × pins float32 scoring matrix
+    const gbs = (factors * X.nItems * 4) / (st.median / 1000) / 1e9;
+    rows.push({ kernels: model.kernels.scoring, pins: X.nItems, users: X.nUsers, factors, fitSeconds, recommendMsMedian: st.median, recommendMsP90: st.p90, recommendMsP99: st.p99, recommendMsMean: st.mean, spread: st.spread, calls: st.samples, effectiveGBs: gbs, peakRssMb: peakRssMb() });
   }
-  const st = stats(samples);
-  const row = { pins: X.nItems, users: X.nUsers, factors, fitSeconds, recommendMsMedian: st.median, recommendMsP90: st.p90, recommendMsP99: st.p99, recommendMsMean: st.mean, spread: st.spread, calls: st.samples, peakRssMb: peakRssMb() };
-  printTable([row], 'recommend latency (brute force over every pin, top 20, one thread)');
-  report('cf-latency', args, { mode: 'latency', results: [row] });
+  const python = str(args, 'python', '/usr/bin/python3');
+  const py = spawnSync(python, [path.join(here, 'anchors', 'topk_compare.py'), String(X.nItems), String(factors), '20', String(args.quick ? 10 : 50)], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  let anchor: { msMedian: number; sgemvMsMedian: number; readGBs: number; numpy: string } | undefined;
+  if (py.status === 0) {
+    anchor = JSON.parse(py.stdout.trim().split('\n').pop()!);
+    for (const r of rows) { r.vsNumpy = (r.recommendMsMedian as number) / anchor!.msMedian; r.bandwidthShare = (r.effectiveGBs as number) / anchor!.readGBs; }
+    rows.push({ kernels: `numpy ${anchor!.numpy} sgemv + argpartition`, pins: X.nItems, factors, recommendMsMedian: anchor!.msMedian, effectiveGBs: (factors * X.nItems * 4) / (anchor!.sgemvMsMedian / 1000) / 1e9, vsNumpy: 1 });
+  } else console.log(`SKIPPED numpy anchor: ${python} could not run numpy (${(py.stderr || py.error?.message || '').trim().split('\n').pop()})`);
+  printTable(rows, `recommend latency (brute force over every pin, top 20, one thread; effectiveGBs = k·pins·4 bytes / median; machine read bandwidth ${anchor ? anchor.readGBs.toFixed(1) + ' GB/s (numpy sum, one thread)' : 'not measured'})`);
+  report('cf-latency', args, { mode: 'latency', results: rows, machineReadGBs: anchor?.readGBs });
 }
 
 /** The README's demo: fit and evaluate on a seeded synthetic catalogue (or --data), then recommend for one user. */

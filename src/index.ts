@@ -17,6 +17,8 @@ export * from './ranking/index.js';
 export * from './diversity/index.js';
 export * from './store/index.js';
 export * from './workload/index.js';
+export { nativeInfo } from './native/index.js';
+export type { NativeInfo, KernelChoice } from './native/index.js';
 export { topK } from './core/index.js';
 export { DEFAULT_WEIGHTS } from './cf/index.js';
 export { DEFAULT_WEIGHTS as DEFAULT_BLEND_WEIGHTS, topK as topKCandidates } from './ranking/index.js';

@@ -3,7 +3,8 @@
  * Adds what the binding lacks: the caller's ids, automatic capacity, upserts, validated input, filters that
  * still return k results, a versioned checksummed file format, and multi-core batch search.
  */
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
+import { defaultThreads } from '../core/threads.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import hnswlib from 'hnswlib-node';
@@ -382,7 +383,7 @@ export class HnswIndex<I extends Id = Id> implements VectorIndex<I> {
 
   private async searchBatchChecked(data: Float32Array, rows: number, k: number, options: BatchSearchOptions<I>): Promise<SearchResult<I>[]> {
     const ef = Math.max(k, options.ef === undefined ? this.efValue : checkInt('ef', options.ef, 1, 1 << 20));
-    const threads = options.threads === undefined ? availableParallelism() : checkInt('threads', options.threads, 1, 256);
+    const threads = options.threads === undefined ? defaultThreads() : checkInt('threads', options.threads, 1, 256);
     const f = resolveFilter(options.filter, this.ids, (l) => this.deleted[l] === 0, this.live);
     const dim = this.dim;
     if (f || threads <= 1 || rows < 2 * threads) {

@@ -9,7 +9,7 @@
  */
 import { defaultThreads } from '../core/threads.js';
 import { Worker } from 'node:worker_threads';
-import { gramApplyRows, spmmRows } from './csr.js';
+import { gramApplyRows, spmmRows, spmmRowsF32 } from './csr.js';
 import { gemmNNRows, gemmTNAcc, syrkUpperAcc } from './dense.js';
 import { nativeAddonFile, nativeKernels, type KernelChoice, type NativeKernels } from '../native/index.js';
 
@@ -25,6 +25,7 @@ export interface SharedCsr {
 type Job =
   | { op: 'spmm'; a: SharedCsr; z: Float64Array; l: number; out: Float64Array; r0: number; r1: number; nat?: boolean }
   | { op: 'gramApply'; a: SharedCsr; z: Float64Array; l: number; y: Float64Array; r0: number; r1: number; nat?: boolean }
+  | { op: 'spmmF32'; a: SharedCsr; z: Float32Array; l: number; out: Float32Array | Float64Array; r0: number; r1: number; nat?: boolean }
   | { op: 'syrk'; z: Float64Array; l: number; r0: number; r1: number; g: Float64Array; nat?: boolean }
   | { op: 'trmm'; z: Float64Array; l: number; ri: Float64Array; r0: number; r1: number; nat?: boolean }
   | { op: 'gemm'; a: Float64Array; l: number; b: Float64Array; m: number; out: Float64Array; r0: number; r1: number; nat?: boolean }
@@ -35,6 +36,7 @@ function runJobWith(n: NativeKernels | null, job: Job): void {
   if (job.nat && n) {
     if (job.op === 'gramApply') n.gramApply(job.a.indptr, job.a.indices, job.a.data, job.a.rows, job.a.cols, job.z, job.l, job.y, job.r0, job.r1);
     else if (job.op === 'spmm') n.spmm(job.a.indptr, job.a.indices, job.a.data, job.a.rows, job.a.cols, job.z, job.l, job.out, job.r0, job.r1);
+    else if (job.op === 'spmmF32') n.spmmF32(job.a.indptr, job.a.indices, job.a.data, job.a.rows, job.a.cols, job.z, job.l, job.out, job.r0, job.r1);
     else if (job.op === 'syrk') n.syrk(job.z, job.l, job.r0, job.r1, job.g);
     else if (job.op === 'trmm') n.gemmNN(job.z, job.l, job.ri, job.l, job.z, job.r0, job.r1, true);
     else if (job.op === 'gemm') n.gemmNN(job.a, job.l, job.b, job.m, job.out, job.r0, job.r1, false);
@@ -47,6 +49,7 @@ function runJobWith(n: NativeKernels | null, job: Job): void {
 function runJob(job: Job): void {
   if (job.op === 'gramApply') gramApplyRows(job.a as never, job.z, job.l, job.y, new Float64Array(job.l), job.r0, job.r1);
   else if (job.op === 'spmm') spmmRows(job.a as never, job.z, job.l, job.out, job.r0, job.r1);
+  else if (job.op === 'spmmF32') spmmRowsF32(job.a, job.z, job.l, job.out, new Float64Array(job.l), job.r0, job.r1);
   else if (job.op === 'syrk') syrkUpperAcc(job.z, job.l, job.r0, job.r1, job.g);
   else if (job.op === 'trmm') gemmNNRows(job.z, job.l, job.ri, job.l, job.z, job.r0, job.r1, true);
   else if (job.op === 'gemm') gemmNNRows(job.a, job.l, job.b, job.m, job.out, job.r0, job.r1, false);
@@ -61,6 +64,7 @@ let N = null;
 try { if (workerData && workerData.addon) N = require(workerData.addon); } catch (e) { N = null; }
 ${spmmRows.toString()}
 ${gramApplyRows.toString()}
+${spmmRowsF32.toString()}
 ${syrkUpperAcc.toString()}
 ${gemmNNRows.toString()}
 ${gemmTNAcc.toString()}
@@ -68,6 +72,7 @@ function runJob(job) {
   if (job.nat && N) {
     if (job.op === 'gramApply') N.gramApply(job.a.indptr, job.a.indices, job.a.data, job.a.rows, job.a.cols, job.z, job.l, job.y, job.r0, job.r1);
     else if (job.op === 'spmm') N.spmm(job.a.indptr, job.a.indices, job.a.data, job.a.rows, job.a.cols, job.z, job.l, job.out, job.r0, job.r1);
+    else if (job.op === 'spmmF32') N.spmmF32(job.a.indptr, job.a.indices, job.a.data, job.a.rows, job.a.cols, job.z, job.l, job.out, job.r0, job.r1);
     else if (job.op === 'syrk') N.syrk(job.z, job.l, job.r0, job.r1, job.g);
     else if (job.op === 'trmm') N.gemmNN(job.z, job.l, job.ri, job.l, job.z, job.r0, job.r1, true);
     else if (job.op === 'gemm') N.gemmNN(job.a, job.l, job.b, job.m, job.out, job.r0, job.r1, false);
@@ -76,6 +81,7 @@ function runJob(job) {
   }
   if (job.op === 'gramApply') gramApplyRows(job.a, job.z, job.l, job.y, new Float64Array(job.l), job.r0, job.r1);
   else if (job.op === 'spmm') spmmRows(job.a, job.z, job.l, job.out, job.r0, job.r1);
+  else if (job.op === 'spmmF32') spmmRowsF32(job.a, job.z, job.l, job.out, new Float64Array(job.l), job.r0, job.r1);
   else if (job.op === 'syrk') syrkUpperAcc(job.z, job.l, job.r0, job.r1, job.g);
   else if (job.op === 'trmm') gemmNNRows(job.z, job.l, job.ri, job.l, job.z, job.r0, job.r1, true);
   else if (job.op === 'gemm') gemmNNRows(job.a, job.l, job.b, job.m, job.out, job.r0, job.r1, false);
@@ -94,6 +100,11 @@ export function shared<T extends Int32Array | Float32Array | Float64Array>(src: 
   const out = new ctor(new SharedArrayBuffer(src.length * ctor.BYTES_PER_ELEMENT));
   (out as unknown as { set(a: ArrayLike<number>): void }).set(src);
   return out;
+}
+
+/** Whether a typed array lives in shared memory (a SharedArrayBuffer). */
+export function isShared(a: ArrayBufferView): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer;
 }
 
 /** A zeroed Float64Array in shared memory. */
@@ -196,6 +207,13 @@ export class ParallelKernels {
     if (!this.pool || a.rows < 64) { this.one({ op: 'spmm', a, z, l, out, r0: 0, r1: a.rows }); return; }
     const cuts = splitByNnz(a.indptr, a.rows, this.threads);
     this.many(cuts.slice(0, -1).map((r0, i) => ({ op: 'spmm' as const, a, z, l, out, r0, r1: cuts[i + 1] })));
+  }
+
+  /** out = A · Z for a float32 Z (rows summed in float64, rounded once into out; see spmmRowsF32). */
+  spmmF32(a: SharedCsr, z: Float32Array, l: number, out: Float32Array | Float64Array): void {
+    if (!this.pool || a.rows < 64) { this.one({ op: 'spmmF32', a, z, l, out, r0: 0, r1: a.rows }); return; }
+    const cuts = splitByNnz(a.indptr, a.rows, this.threads);
+    this.many(cuts.slice(0, -1).map((r0, i) => ({ op: 'spmmF32' as const, a, z, l, out, r0, r1: cuts[i + 1] })));
   }
 
   /** y = Aᵀ(A Z) without forming A Z; `partials` are per-thread n × l buffers reused across calls. */

@@ -11,7 +11,7 @@ import { checkInt } from '../core/validate.js';
 import { CsrMatrix } from './csr.js';
 import { choleskyUpper, invUpper, mirrorUpper, symEig } from './dense.js';
 import type { KernelChoice } from '../native/index.js';
-import { ParallelKernels, defaultThreads, shared, sharedF64, type SharedCsr } from './parallel.js';
+import { ParallelKernels, defaultThreads, isShared, shared, sharedF64, type SharedCsr } from './parallel.js';
 
 /** Options of {@link randomizedSvd}. */
 export interface SvdOptions {
@@ -102,10 +102,12 @@ export function randomizedSvd(a: CsrMatrix, k: number, options: SvdOptions = {})
   const y = alloc(n * l);
   const total = nIter + 1;
   // Y = Bᵀ(B Z) as two gathers, W = B Z over B's rows and then Y = Bᵀ W over Bᵀ's rows: every thread writes
-  // only its own rows, so the work splits across threads with no per-thread partial sums to add up (measured
-  // 1.3–1.5× faster than the fused scatter form at 2 threads, for an m × l buffer instead of n × l per thread).
-  const w = alloc(m * l);
-  const apply = () => { par.spmm(sb, z, l, w); par.spmm(sbt, w, l, y); };
+  // only its own rows, so the work splits across threads with no per-thread partial sums (1.3–1.5× faster than
+  // the fused scatter form at 2 threads). The gathered operands (Z and W) are float32 copies, summed in float64:
+  // the products are bound by the random row reads, and float32 halves them; the dense steps stay float64.
+  const z32 = threads > 1 ? new Float32Array(new SharedArrayBuffer(n * l * 4)) : new Float32Array(n * l);
+  const w32 = threads > 1 ? new Float32Array(new SharedArrayBuffer(m * l * 4)) : new Float32Array(m * l);
+  const apply = () => { z32.set(z); par.spmmF32(sb, z32, l, w32); par.spmmF32(sbt, w32, l, y); };
   for (let t = 0; t < nIter; t++) {
     apply();
     z.set(y);
@@ -118,8 +120,11 @@ export function randomizedSvd(a: CsrMatrix, k: number, options: SvdOptions = {})
     else normalizeColumns(z, n, l);
     options.onProgress?.({ stage: 'svd', done: t + 1, total });
   }
-  // Rayleigh–Ritz: H = Zᵀ BᵀB Z, eigenvectors E; V = Z E, σ = √λ, U = B V / σ.
-  apply();
+  // Rayleigh–Ritz: H = Zᵀ BᵀB Z, eigenvectors E; V = Z E, σ = √λ, U = B V / σ. This last product runs in
+  // float64 throughout (the fused form, partial sums per extra thread, in W's memory when it is large enough),
+  // so σ, V and U agree to float64 precision.
+  const partials = Array.from({ length: threads - 1 }, (_, i) => (i === 0 && w32.buffer.byteLength >= n * l * 8 ? new Float64Array(w32.buffer, 0, n * l) : alloc(n * l)));
+  par.gramApply(sb, z, l, y, partials);
   const h = par.gemmTN(z, n, l, y, l);
   const { values, vectors } = symEig(h, l);
   const ek = new Float64Array(l * k);
@@ -204,7 +209,9 @@ export function normalizeColumns(z: Float64Array, n: number, l: number): void {
   for (let i = 0; i < n; i++) for (let c = 0; c < l; c++) z[i * l + c] *= norms[c];
 }
 
+/** The matrix with its arrays in shared memory: itself when they already are (no copy), else a copy. */
 function shareCsr(a: CsrMatrix): SharedCsr {
+  if (isShared(a.indptr) && isShared(a.indices) && isShared(a.data)) return a;
   return { rows: a.rows, cols: a.cols, indptr: shared(a.indptr), indices: shared(a.indices), data: shared(a.data) };
 }
 

@@ -120,7 +120,7 @@ export interface SearchOptions<I extends Id = Id> {
 export interface BatchSearchOptions<I extends Id = Id> extends SearchOptions<I> {
   /**
    * Worker threads to use (HNSW only). `1` searches on the calling thread.
-   * @default os.availableParallelism()
+   * @default defaultThreads() (PINREC_THREADS, else the cores, at most 8)
    */
   threads?: number;
 }

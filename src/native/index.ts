@@ -14,13 +14,14 @@ import { fileURLToPath } from 'node:url';
 import { InvalidParameterError } from '../core/errors.js';
 
 /** The version of the kernel set this code expects (kernels.c's `version`). */
-const KERNELS_VERSION = 2;
+const KERNELS_VERSION = 3;
 
 /** The native kernels' entry points (argument order mirrors the JavaScript kernels of src/cf). */
 export interface NativeKernels {
   readonly isa: string;
   readonly version: number;
   spmm(indptr: Int32Array, indices: Int32Array, data: Float32Array, rows: number, cols: number, z: Float64Array, l: number, out: Float64Array, r0: number, r1: number): void;
+  spmmF32(indptr: Int32Array, indices: Int32Array, data: Float32Array, rows: number, cols: number, z: Float32Array, l: number, out: Float32Array | Float64Array, r0: number, r1: number): void;
   gramApply(indptr: Int32Array, indices: Int32Array, data: Float32Array, rows: number, cols: number, z: Float64Array, l: number, y: Float64Array, r0: number, r1: number): void;
   syrk(a: Float64Array, l: number, r0: number, r1: number, c: Float64Array): void;
   gemmTN(a: Float64Array, l: number, b: Float64Array, m: number, r0: number, r1: number, c: Float64Array): void;

@@ -56,6 +56,26 @@ CLONES static int k_spmm(const int32_t *indptr, const int32_t *indices, const fl
   return 0;
 }
 
+/* out[r0..r1) = A[r0..r1) · Z for a float32 Z (spmmRowsF32): each row summed in double in `acc`, nonzeros in
+ * order, rounded once into out (float when out32, else double). */
+CLONES static int k_spmm_f32(const int32_t *restrict indptr, const int32_t *restrict indices, const float *restrict data, int32_t cols,
+                             const float *restrict z, int32_t l, void *out, int out32, double *restrict acc, int32_t r0, int32_t r1) {
+  for (int32_t r = r0; r < r1; r++) {
+    for (int32_t c = 0; c < l; c++) acc[c] = 0;
+    const int32_t pe = indptr[r + 1];
+    for (int32_t p = indptr[r]; p < pe; p++) {
+      const int32_t i = indices[p];
+      if ((uint32_t)i >= (uint32_t)cols) return -1;
+      const double av = data[p];
+      const float *restrict zr = z + (size_t)i * l;
+      for (int32_t c = 0; c < l; c++) acc[c] += av * (double)zr[c];
+    }
+    if (out32) { float *o = (float *)out + (size_t)r * l; for (int32_t c = 0; c < l; c++) o[c] = (float)acc[c]; }
+    else { double *o = (double *)out + (size_t)r * l; for (int32_t c = 0; c < l; c++) o[c] = acc[c]; }
+  }
+  return 0;
+}
+
 /* y += Aᵀ(A Z) over rows [r0, r1) (gramApplyRows); w is an l-length scratch. */
 CLONES static int k_gram_apply(const int32_t *indptr, const int32_t *indices, const float *data, int32_t cols,
                                const double *z, int32_t l, double *y, double *w, int32_t r0, int32_t r1) {
@@ -287,6 +307,29 @@ static napi_value js_spmm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* spmmF32(indptr, indices, data, rows, cols, z: Float32Array, l, out: Float32Array | Float64Array, r0, r1) */
+static napi_value js_spmm_f32(napi_env env, napi_callback_info info) {
+  ARGS(10)
+  Arr ip, ix, dt, z, out; int32_t rows, cols, l, r0, r1;
+  if (!get_arr(env, argv[0], napi_int32_array, &ip, "indptr") || !get_arr(env, argv[1], napi_int32_array, &ix, "indices") ||
+      !get_arr(env, argv[2], napi_float32_array, &dt, "data") || !get_i32(env, argv[3], 0, INT32_MAX - 1, &rows, "rows") ||
+      !get_i32(env, argv[4], 0, INT32_MAX, &cols, "cols") || !get_arr(env, argv[5], napi_float32_array, &z, "z") ||
+      !get_i32(env, argv[6], 1, 1 << 20, &l, "l") || !get_i32(env, argv[8], 0, INT32_MAX, &r0, "r0") ||
+      !get_i32(env, argv[9], 0, INT32_MAX, &r1, "r1")) return NULL;
+  bool is = false; napi_value ab; size_t off;
+  if (napi_is_typedarray(env, argv[7], &is) != napi_ok || !is) { napi_throw_type_error(env, "ERR_PINREC_NATIVE_ARG", "pinrec native: out must be a typed array"); return NULL; }
+  napi_get_typedarray_info(env, argv[7], &out.type, &out.length, &out.data, &ab, &off);
+  if (out.type != napi_float32_array && out.type != napi_float64_array) { napi_throw_type_error(env, "ERR_PINREC_NATIVE_ARG", "pinrec native: out must be a Float32Array or Float64Array"); return NULL; }
+  if (!check_csr(env, &ip, &ix, &dt, rows, r0, r1)) return NULL;
+  if (!fits(z.length, (int64_t)cols * l) || !fits(out.length, (int64_t)r1 * l)) return throw_range(env, "pinrec native: z or out too short");
+  double *acc = malloc(sizeof(double) * (size_t)l);
+  if (!acc) return throw_range(env, "pinrec native: out of memory");
+  int rc = k_spmm_f32(ip.data, ix.data, dt.data, cols, z.data, l, out.data, out.type == napi_float32_array, acc, r0, r1);
+  free(acc);
+  if (rc != 0) return throw_range(env, "pinrec native: a column index is out of range");
+  return NULL;
+}
+
 /* gramApply(indptr, indices, data, rows, cols, z, l, y, r0, r1) */
 static napi_value js_gram_apply(napi_env env, napi_callback_info info) {
   ARGS(10)
@@ -402,6 +445,7 @@ static const char *isa(void) {
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
     { "spmm", NULL, js_spmm, NULL, NULL, NULL, napi_default, NULL },
+    { "spmmF32", NULL, js_spmm_f32, NULL, NULL, NULL, napi_default, NULL },
     { "gramApply", NULL, js_gram_apply, NULL, NULL, NULL, napi_default, NULL },
     { "syrk", NULL, js_syrk, NULL, NULL, NULL, napi_default, NULL },
     { "gemmTN", NULL, js_gemm_tn, NULL, NULL, NULL, napi_default, NULL },
@@ -414,7 +458,7 @@ NAPI_MODULE_INIT() {
   napi_create_string_utf8(env, isa(), NAPI_AUTO_LENGTH, &s);
   napi_set_named_property(env, exports, "isa", s);
   napi_value ver;
-  napi_create_int32(env, 2, &ver);
+  napi_create_int32(env, 3, &ver);
   napi_set_named_property(env, exports, "version", ver);
   return exports;
 }

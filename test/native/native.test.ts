@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CsrMatrix, gramApplyRows, spmmRows } from '../../src/cf/csr.js';
+import { CsrMatrix, gramApplyRows, spmmRows, spmmRowsF32 } from '../../src/cf/csr.js';
 import { gemmNNRows, gemmTNAcc, syrkUpperAcc } from '../../src/cf/dense.js';
 import { normalizeColumns, randomizedSvd } from '../../src/cf/svd.js';
 import { SvdRecommender } from '../../src/cf/model.js';
@@ -68,6 +68,13 @@ describe.runIf(built)('each native kernel equals its JavaScript twin bit for bit
       spmmRows(a, z, l, oj, 0, rows);
       N!.spmm(a.indptr, a.indices, a.data, rows, cols, z, l, on, 0, rows);
       expect(bitsEqual(oj, on)).toBe(true);
+      const z32 = Float32Array.from(z);
+      for (const Out of [Float32Array, Float64Array]) {
+        const fj = new Out(rows * l), fn = new Out(rows * l);
+        spmmRowsF32(a, z32, l, fj, new Float64Array(l), 0, rows);
+        N!.spmmF32(a.indptr, a.indices, a.data, rows, cols, z32, l, fn, 0, rows);
+        expect(bitsEqual(fj, fn)).toBe(true);
+      }
       const yj = randomF64(cols * l, 9), yn = Float64Array.from(yj); // accumulates into what is there
       const r0 = Math.floor(rows / 3);
       gramApplyRows(a, z, l, yj, new Float64Array(l), r0, rows);
@@ -177,6 +184,10 @@ describe.runIf(built)('bad arguments are typed errors, never out-of-bounds acces
     expect(() => N!.score(new Float64Array(8), 2, 4, new Float32Array(400), 100, 100, new Float64Array(199), new Float32Array(200))).toThrow(/base/);
     expect(() => N!.score(new Float64Array(8), 2, 4, new Float32Array(400), 99, 100, null, new Float32Array(200))).toThrow(/shapes/);
     expect(() => N!.spmm(a.indptr, a.indices, a.data, -1, 10, z, 4, out, 0, 20)).toThrow(/rows/);
+    const bad = Int32Array.from(a.indices); bad[0] = 99;
+    expect(() => N!.spmmF32(a.indptr, bad, a.data, 20, 10, new Float32Array(40), 4, new Float32Array(80), 0, 20)).toThrow(/column index/);
+    expect(() => N!.spmmF32(a.indptr, a.indices, a.data, 20, 10, new Float32Array(40), 4, new Int32Array(80) as never, 0, 20)).toThrow(TypeError);
+    expect(() => N!.spmmF32(a.indptr, a.indices, a.data, 20, 10, new Float32Array(39), 4, new Float32Array(80), 0, 20)).toThrow(/too short/);
   });
 });
 
