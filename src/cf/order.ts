@@ -59,17 +59,23 @@ export function countTransitions(matrix: InteractionMatrix): Transitions | undef
   const ev = new Int32Array(start[nU]);
   for (let e = 0; e < n; e++) if (!keep || keep[e]) ev[fill[log.user[e]]++] = e;
   const t = log.time;
-  const pairsA: number[] = [], pairsB: number[] = [];
+  const pairsA = new Int32Array(ev.length), pairsB = new Int32Array(ev.length);
+  let np = 0;
   for (let u = 0; u < nU; u++) {
     const seq = ev.subarray(start[u], start[u + 1]);
     if (seq.length < 2) continue;
-    if (t) seq.sort((a, b) => t[a] - t[b] || a - b);
+    if (t) {
+      // logs usually arrive in time order: sort only a user whose events do not
+      let sorted = true;
+      for (let p = 1; p < seq.length; p++) if (t[seq[p]] < t[seq[p - 1]]) { sorted = false; break; }
+      if (!sorted) seq.sort((a, b) => t[a] - t[b] || a - b);
+    }
     for (let p = 1; p < seq.length; p++) {
       const a = log.item[seq[p - 1]], b = log.item[seq[p]];
-      if (a !== b) { pairsA.push(a); pairsB.push(b); }
+      if (a !== b) { pairsA[np] = a; pairsB[np] = b; np++; }
     }
   }
-  return transitionsFromPairs(nI, Int32Array.from(pairsA), Int32Array.from(pairsB));
+  return transitionsFromPairs(nI, pairsA.subarray(0, np), pairsB.subarray(0, np));
 }
 
 /** CSR of pair counts (rows sorted by column) and row totals. */
@@ -82,22 +88,23 @@ export function transitionsFromPairs(nI: number, a: Int32Array, b: Int32Array): 
   const cols = new Int32Array(m);
   for (let p = 0; p < m; p++) cols[pos[a[p]]++] = b[p];
   const indptr = new Int32Array(nI + 1);
-  const indices: number[] = [];
-  const data: number[] = [];
+  const indices = new Int32Array(m);
+  const data = new Float32Array(m);
+  let nz = 0;
   const rowSum = new Float64Array(nI);
   for (let i = 0; i < nI; i++) {
     const row = cols.subarray(count[i], count[i + 1]).sort();
     for (let p = 0; p < row.length;) {
       let q = p;
       while (q < row.length && row[q] === row[p]) q++;
-      indices.push(row[p]);
-      data.push(q - p);
+      indices[nz] = row[p];
+      data[nz++] = q - p;
       rowSum[i] += q - p;
       p = q;
     }
-    indptr[i + 1] = indices.length;
+    indptr[i + 1] = nz;
   }
-  return { counts: new CsrMatrix(nI, nI, indptr, Int32Array.from(indices), Float32Array.from(data)), rowSum };
+  return { counts: new CsrMatrix(nI, nI, indptr, indices.slice(0, nz), data.slice(0, nz)), rowSum };
 }
 
 /** A row ready for scoring: recency-weighted values and the user's latest pin (−1 when unknown). */
