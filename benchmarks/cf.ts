@@ -2,7 +2,7 @@
  * Collaborative-filtering benchmark.
  *
  *   npm run bench -- cf [--data FILE --format seq|ratings-csv|arrow] [--factors 64,128] [--scoring ease,puresvd]
- *                       [--lambda auto,200] [--order off|auto] [--max-users N] [--json] [--out FILE] [--quick]
+ *                       [--lambda auto,200] [--order off|auto] [--max-users N] [--kernels auto|native|js,…] [--json] [--out FILE] [--quick]
  *   npm run bench -- cf --synthetic [--nnz 1000000,5000000,20000000] [--factors 64]     fit time + memory curve
  *   npm run bench -- cf --anchor [--data FILE | --synthetic-matrix] --factors 64,100      side by side with sklearn/scipy
  *   npm run bench -- cf --latency [--items 1000000] [--factors 64]                         recommend latency, 1M pins
@@ -83,17 +83,19 @@ async function quality(args: Args): Promise<void> {
   // plain scoring unless asked: the tables of the README were made that way (`--order auto` for the default)
   const order = (str(args, 'order') ?? 'off') as 'off' | 'auto';
   if (order !== 'off' && order !== 'auto') throw new Error(`--order must be off or auto (got ${order})`);
-  for (const factors of factorsList) {
+  // --kernels native,js: the same fits and evaluations on each path (identical metrics; the times differ)
+  const kernelsList = (str(args, 'kernels') ?? 'auto').split(',') as KernelChoice[];
+  for (const kernels of kernelsList) for (const factors of factorsList) {
     for (const scoring of scorings) {
       for (const lambda of scoring === 'ease' ? lambdas : (['auto'] as const)) {
         t0 = performance.now();
-        const model = new SvdRecommender({ factors, scoring, lambda, nIter: nIter as number | 'auto', order }).fit(X);
+        const model = new SvdRecommender({ factors, scoring, lambda, nIter: nIter as number | 'auto', order, kernels }).fit(X);
         const fitSeconds = since(t0);
         t0 = performance.now();
         const m = evaluate(model, split, { k: 10, maxUsers });
         const evalSeconds = since(t0);
         rows.push({
-          dataset: path.basename(file), users: X.nUsers, items: X.nItems, nnz: X.nnz, factors, scoring, order: order === 'auto' ? JSON.stringify(model.order) : 'off',
+          dataset: path.basename(file), kernels: model.kernels.scoring, users: X.nUsers, items: X.nItems, nnz: X.nnz, factors, scoring, order: order === 'auto' ? JSON.stringify(model.order) : 'off',
           lambda: scoring === 'ease' ? (lambda === 'auto' ? `auto=${model.lambda.toFixed(0)}` : lambda) : undefined, fitSeconds, evalSeconds, evalUsers: m.users,
           hr10: m.hr, ndcg10: m.ndcg, mrr: m.mrr, coverage10: m.coverage, peakRssMb: peakRssMb(),
         });
