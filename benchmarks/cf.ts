@@ -257,7 +257,7 @@ async function latency(args: Args): Promise<void> {
     for (const r of rows) { r.vsNumpy = (r.recommendMsMedian as number) / anchor!.msMedian; r.bandwidthShare = (r.effectiveGBs as number) / anchor!.readGBs; }
     rows.push({ kernels: `numpy ${anchor!.numpy} sgemv + argpartition`, pins: X.nItems, factors, recommendMsMedian: anchor!.msMedian, effectiveGBs: (factors * X.nItems * 4) / (anchor!.sgemvMsMedian / 1000) / 1e9, vsNumpy: 1 });
   } else console.log(`SKIPPED numpy anchor: ${python} could not run numpy (${(py.stderr || py.error?.message || '').trim().split('\n').pop()})`);
-  printTable(rows, `recommend latency (brute force over every pin, top 20, one thread; effectiveGBs = k·pins·4 bytes / median; machine read bandwidth ${anchor ? anchor.readGBs.toFixed(1) + ' GB/s (numpy sum, one thread)' : 'not measured'})`);
+  printTable(rows, `recommend latency (brute force over every pin, top 20, one thread; effectiveGBs = k·pins·4 bytes / median; machine read bandwidth ${anchor ? anchor.readGBs.toFixed(1) + ' GB/s (BLAS sdot, one thread)' : 'not measured'})`);
   report('cf-latency', args, { mode: 'latency', results: rows, machineReadGBs: anchor?.readGBs });
 }
 

@@ -195,7 +195,12 @@ export function evaluate(model: RowScorer, split: HoldoutSplit, options: Evaluat
         hist[lo]++;
       };
       if (m + nNaN > 0) {
-        if (protocol === 'full') {
+        if (protocol === 'full' && m === 1) { // one held-out pin (leave-last-out): hist[1] counts the scores above it
+          const s0 = sorted[0];
+          let above = 0, rest = 0;
+          for (let j = 0; j < nItems; j++) if (!seen[j]) { if (s0 < scores[j]) above++; else rest++; }
+          hist[0] += rest; hist[1] += above;
+        } else if (protocol === 'full') {
           for (let j = 0; j < nItems; j++) if (!seen[j]) add(scores[j]);
         } else {
           let drawn = 0;

@@ -58,7 +58,15 @@ export function scoreBlocked(st: FittedState, rows: readonly Row[], out: Float32
   // The sparse co-occurrence term ('ease') goes first into a float64 buffer, so the blocked kernel adds the
   // low-rank term to it before anything is rounded to float32.
   const base = new Float64Array(st.g ? b * nItems : 0);
-  if (st.g && st.itemScale) {
+  if (st.g && st.itemScale && st.native && (!st.live || st.live.gDelta.size === 0)) {
+    // the same scalar sums in the same order, natively (co-occurrence added since the fit keeps the JS path)
+    let total = 0;
+    for (const r of rows) total += r.idx.length;
+    const rptr = new Int32Array(b + 1), ridx = new Int32Array(total), rval = new Float32Array(total);
+    for (let r = 0, t = 0; r < b; r++) { ridx.set(rows[r].idx, t); rval.set(rows[r].val, t); t += rows[r].idx.length; rptr[r + 1] = t; }
+    const g = st.g;
+    st.native.sparseBase(rptr, ridx, rval, b, g.indptr, g.indices, g.data, g.rows, st.itemScale, nItems, base);
+  } else if (st.g && st.itemScale) {
     const g = st.g;
     const gRows = g.rows;
     for (let r = 0; r < b; r++) {

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidParameterError } from '../core/errors.js';
 
 /** The version of the kernel set this code expects (kernels.c's `version`). */
-const KERNELS_VERSION = 3;
+const KERNELS_VERSION = 4;
 
 /** The native kernels' entry points (argument order mirrors the JavaScript kernels of src/cf). */
 export interface NativeKernels {
@@ -27,6 +27,7 @@ export interface NativeKernels {
   gemmTN(a: Float64Array, l: number, b: Float64Array, m: number, r0: number, r1: number, c: Float64Array): void;
   gemmNN(a: Float64Array, l: number, b: Float64Array, m: number, out: Float64Array, r0: number, r1: number, upper: boolean): void;
   normalizeColumns(z: Float64Array, n: number, l: number): void;
+  sparseBase(rptr: Int32Array, ridx: Int32Array, rval: Float32Array, b: number, gptr: Int32Array, gind: Int32Array, gdat: Float32Array, grows: number, scale: Float32Array, n: number, base: Float64Array): void;
   score(q: Float64Array, b: number, k: number, wt: Float32Array, stride: number, n: number, base: Float64Array | null, out: Float32Array): void;
 }
 

@@ -184,6 +184,31 @@ CLONES static void k_gemm_nn(const double *a, int32_t l, const double *b, int32_
   }
 }
 
+/* EASE's sparse co-occurrence term (scoreBlocked): for each row r and each of its pins i (in order), for each
+ * entry (j, g) of G's row i (in order): base[r, j] += (w · g) · scale[j]. Scalar, in exactly the JavaScript
+ * order. Returns -1 on an index out of range. */
+static int k_sparse_base(const int32_t *rptr, const int32_t *ridx, const float *rval, int32_t b,
+                         const int32_t *gptr, const int32_t *gind, const float *gdat, int32_t grows, size_t gnnz,
+                         const float *scale, int32_t n, double *base) {
+  for (int32_t r = 0; r < b; r++) {
+    double *o = base + (size_t)r * n;
+    for (int32_t p = rptr[r]; p < rptr[r + 1]; p++) {
+      const int32_t i = ridx[p];
+      if (i < 0) return -1;
+      if (i >= grows) continue;
+      const double w = rval[p];
+      const int32_t e0 = gptr[i], e1 = gptr[i + 1];
+      if (e0 < 0 || e1 < e0 || (size_t)e1 > gnnz) return -1;
+      for (int32_t e = e0; e < e1; e++) {
+        const int32_t j = gind[e];
+        if ((uint32_t)j >= (uint32_t)n) return -1;
+        o[j] += w * (double)gdat[e] * (double)scale[j];
+      }
+    }
+  }
+  return 0;
+}
+
 /* Scale each column of Z (n × l, row-major) to unit norm (svd.ts normalizeColumns): norms summed over rows in
  * order, 1/√ of each (a zero column is left as it is). `norms` is an l-length scratch. */
 CLONES static void k_normalize_columns(double *restrict z, int32_t n, int32_t l, double *restrict norms) {
@@ -435,6 +460,24 @@ static napi_value js_score(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* sparseBase(rptr, ridx, rval, b, gptr, gind, gdat, grows, scale, n, base) */
+static napi_value js_sparse_base(napi_env env, napi_callback_info info) {
+  ARGS(11)
+  Arr rp, ri, rv, gp, gi, gd, sc, bs; int32_t b, grows, n;
+  if (!get_arr(env, argv[0], napi_int32_array, &rp, "rptr") || !get_arr(env, argv[1], napi_int32_array, &ri, "ridx") ||
+      !get_arr(env, argv[2], napi_float32_array, &rv, "rval") || !get_i32(env, argv[3], 0, INT32_MAX - 1, &b, "b") ||
+      !get_arr(env, argv[4], napi_int32_array, &gp, "gptr") || !get_arr(env, argv[5], napi_int32_array, &gi, "gind") ||
+      !get_arr(env, argv[6], napi_float32_array, &gd, "gdat") || !get_i32(env, argv[7], 0, INT32_MAX - 1, &grows, "grows") ||
+      !get_arr(env, argv[8], napi_float32_array, &sc, "scale") || !get_i32(env, argv[9], 0, INT32_MAX, &n, "n") ||
+      !get_arr(env, argv[10], napi_float64_array, &bs, "base")) return NULL;
+  if (rp.length != (size_t)b + 1 || ri.length != rv.length || gp.length != (size_t)grows + 1 || gi.length != gd.length ||
+      sc.length < (size_t)n || !fits(bs.length, (int64_t)b * n)) return throw_range(env, "pinrec native: sparseBase shapes");
+  const int32_t *pp = rp.data;
+  for (int32_t r = 0; r <= b; r++) if (pp[r] < 0 || (size_t)pp[r] > ri.length || (r > 0 && pp[r] < pp[r - 1])) return throw_range(env, "pinrec native: rptr is not a valid row pointer");
+  if (k_sparse_base(rp.data, ri.data, rv.data, b, gp.data, gi.data, gd.data, grows, gi.length, sc.data, n, bs.data) != 0) return throw_range(env, "pinrec native: an index is out of range");
+  return NULL;
+}
+
 /* normalizeColumns(z, n, l) */
 static napi_value js_normalize_columns(napi_env env, napi_callback_info info) {
   ARGS(3)
@@ -471,6 +514,7 @@ NAPI_MODULE_INIT() {
     { "gemmTN", NULL, js_gemm_tn, NULL, NULL, NULL, napi_default, NULL },
     { "gemmNN", NULL, js_gemm_nn, NULL, NULL, NULL, napi_default, NULL },
     { "score", NULL, js_score, NULL, NULL, NULL, napi_default, NULL },
+    { "sparseBase", NULL, js_sparse_base, NULL, NULL, NULL, napi_default, NULL },
     { "normalizeColumns", NULL, js_normalize_columns, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
@@ -478,7 +522,7 @@ NAPI_MODULE_INIT() {
   napi_create_string_utf8(env, isa(), NAPI_AUTO_LENGTH, &s);
   napi_set_named_property(env, exports, "isa", s);
   napi_value ver;
-  napi_create_int32(env, 3, &ver);
+  napi_create_int32(env, 4, &ver);
   napi_set_named_property(env, exports, "version", ver);
   return exports;
 }

@@ -184,6 +184,11 @@ describe.runIf(built)('bad arguments are typed errors, never out-of-bounds acces
     expect(() => N!.score(new Float64Array(8), 2, 4, new Float32Array(400), 100, 100, new Float64Array(199), new Float32Array(200))).toThrow(/base/);
     expect(() => N!.score(new Float64Array(8), 2, 4, new Float32Array(400), 99, 100, null, new Float32Array(200))).toThrow(/shapes/);
     expect(() => N!.spmm(a.indptr, a.indices, a.data, -1, 10, z, 4, out, 0, 20)).toThrow(/rows/);
+    const gptr = Int32Array.from([0, 1, 2]), gind = Int32Array.from([0, 1]), gdat = Float32Array.from([1, 2]), scale = new Float32Array(2);
+    expect(() => N!.sparseBase(Int32Array.from([0, 1]), Int32Array.from([5]), new Float32Array(1), 1, gptr, gind, gdat, 2, scale, 2, new Float64Array(2))).not.toThrow(); // a pin beyond G's rows adds nothing
+    expect(() => N!.sparseBase(Int32Array.from([0, 1]), Int32Array.from([-1]), new Float32Array(1), 1, gptr, gind, gdat, 2, scale, 2, new Float64Array(2))).toThrow(/out of range/);
+    expect(() => N!.sparseBase(Int32Array.from([0, 1]), Int32Array.from([1]), new Float32Array(1), 1, gptr, Int32Array.from([0, 7]), gdat, 2, scale, 2, new Float64Array(2))).toThrow(/out of range/);
+    expect(() => N!.sparseBase(Int32Array.from([0, 2]), Int32Array.from([1]), new Float32Array(1), 1, gptr, gind, gdat, 2, scale, 2, new Float64Array(2))).toThrow(/shapes|row pointer/);
     const bad = Int32Array.from(a.indices); bad[0] = 99;
     expect(() => N!.spmmF32(a.indptr, bad, a.data, 20, 10, new Float32Array(40), 4, new Float32Array(80), 0, 20)).toThrow(/column index/);
     expect(() => N!.spmmF32(a.indptr, a.indices, a.data, 20, 10, new Float32Array(40), 4, new Int32Array(80) as never, 0, 20)).toThrow(TypeError);
