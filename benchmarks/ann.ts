@@ -10,7 +10,7 @@
  *   npm run bench -- ann --quick                  # all three, small (CI)
  *   ... [--anchor anchor.json]                    # hnsw_anchor.py output: print ratios
  *
- * Options: --backend hnsw,usearch (default both)  --efs 10,20,40,80,160,320  --M 16  --efc 200  --k 10  --repeats 3
+ * Options: --backend hnsw,usearch (default both)  --quantization f32|f16 (usearch's storage; default f32)  --efs 10,20,40,80,160,320  --M 16  --efc 200  --k 10  --repeats 3
  *          --threads 2  --seed 7  --json  --out file
  * (hnswlib-node builds on one thread only, so its multi-threaded build time is reported as null.)
  */
@@ -144,6 +144,9 @@ function backendsOf(args: Args): Backend[] {
  * Build `b` over `data` with `buildThreads` threads (hnswlib-node: always one; returns null for more). The usearch
  * index reserves `searchThreads` native contexts, so the batch section can use them.
  */
+/** `--quantization f32|f16`: how UsearchIndex stores its vectors (HnswIndex is always f32). */
+let usearchQuantization: 'f32' | 'f16' = 'f32';
+
 function buildIndex(b: Backend, metric: Metric, data: Float32Array, dim: number, M: number, efc: number, buildThreads: number, searchThreads: number, log = false): { index: VectorIndex<number>; s: number } | null {
   const n = data.length / dim;
   const ids = Array.from({ length: n }, (_, i) => i);
@@ -156,7 +159,7 @@ function buildIndex(b: Backend, metric: Metric, data: Float32Array, dim: number,
     index.addItems(ids, data, { onProgress });
     return { index, s: (performance.now() - t0) / 1000 };
   }
-  const index = new UsearchIndex<number>({ metric, dim, M, efConstruction: efc, capacity: n, threads: Math.max(buildThreads, searchThreads) });
+  const index = new UsearchIndex<number>({ metric, dim, M, efConstruction: efc, capacity: n, threads: Math.max(buildThreads, searchThreads), quantization: usearchQuantization });
   t0 = performance.now();
   index.addItems(ids, data, { threads: buildThreads, onProgress });
   return { index, s: (performance.now() - t0) / 1000 };
@@ -436,6 +439,9 @@ export async function main(argv: string[]): Promise<void> {
   if (args.help) { console.log(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]); return; }
   const quick = args.quick === true;
   const backends = backendsOf(args);
+  const qz = str(args, 'quantization') ?? 'f32';
+  if (qz !== 'f32' && qz !== 'f16') throw new Error(`--quantization must be f32 or f16 (got ${qz})`);
+  usearchQuantization = qz;
   const modeGiven = Boolean(args.data || args.synthetic || args.mips);
   const results: Record<string, unknown>[] = [];
   const skipped: string[] = [];
@@ -492,7 +498,7 @@ export async function main(argv: string[]): Promise<void> {
     const hs = (anchorCmp as { anchorSweeps: { recall: number; qps_best: number }[] }).anchorSweeps;
     plots.push({ name: 'Python hnswlib (anchor)', points: hs.map((h) => ({ recall: h.recall, qps: h.qps_best })) });
   }
-  const out = report('ann', args, { quick, backends, datasets: results, mips, anchor: anchorCmp, skipped });
+  const out = report('ann', args, { quick, backends, usearchQuantization, datasets: results, mips, anchor: anchorCmp, skipped });
   if (plots.length > 0) {
     const svg = out.replace(/\.json$/, '') + '.svg';
     writeFileSync(svg, svgPlot(plots, 'recall@10 vs single-thread QPS (M=16, efC=200)'));

@@ -47,6 +47,8 @@ export interface UsearchFileExpect {
   labels: number;
   /** Deleted labels (not in the graph). */
   deleted: ReadonlySet<number>;
+  /** How the vectors are stored. @default 'f32' */
+  quantization?: 'f32' | 'f16';
 }
 
 /** What a checked file holds, for the caller to rebuild its JS-side state. */
@@ -66,7 +68,15 @@ const GRAPH_HEAD = 40;
 const NODE_HEAD = 10; // u64 key + i16 level
 const METRIC_IP = 0x69; // 'i'
 const METRIC_L2SQ = 0x65; // 'e'
-const SCALAR_F32 = 11, SCALAR_U64 = 14, SCALAR_U32 = 15;
+const SCALAR_F32 = 11, SCALAR_F16 = 12, SCALAR_U64 = 14, SCALAR_U32 = 15;
+
+/** A half-precision value (IEEE 754 binary16 bits) as a number. */
+function f16(h: number): number {
+  const e = (h >> 10) & 0x1f, f = h & 0x3ff, sign = h & 0x8000 ? -1 : 1;
+  if (e === 0) return sign * f * 2 ** -24;
+  if (e === 31) return f === 0 ? sign * Infinity : NaN;
+  return sign * (1 + f / 1024) * 2 ** (e - 15);
+}
 
 /**
  * Why `bytes` is not a usearch index matching `expect`, or its layout when it is.
@@ -77,6 +87,8 @@ const SCALAR_F32 = 11, SCALAR_U64 = 14, SCALAR_U32 = 15;
  */
 export function checkUsearchBytes(bytes: Uint8Array, expect: UsearchFileExpect): UsearchFileLayout | string {
   const { dim, M, labels, deleted } = expect;
+  const half = expect.quantization === 'f16';
+  const esize = half ? 2 : 4;
   const len = bytes.byteLength;
   const v = new DataView(bytes.buffer, bytes.byteOffset, len);
   const u64 = (o: number): number => {
@@ -85,7 +97,7 @@ export function checkUsearchBytes(bytes: Uint8Array, expect: UsearchFileExpect):
   };
   if (len < 8) return `usearch index is too short (${len} bytes)`;
   const rows = v.getUint32(0, true), cols = v.getUint32(4, true);
-  if (cols !== dim * 4) return `usearch vector rows are ${cols} bytes, expected ${dim * 4} (dim ${dim}, f32)`;
+  if (cols !== dim * esize) return `usearch vector rows are ${cols} bytes, expected ${dim * esize} (dim ${dim}, ${half ? 'f16' : 'f32'})`;
   const headAt = 8 + rows * cols;
   if (headAt + DENSE_HEAD + GRAPH_HEAD > len) return 'usearch index is truncated (vectors or headers)';
 
@@ -96,8 +108,8 @@ export function checkUsearchBytes(bytes: Uint8Array, expect: UsearchFileExpect):
   if (major !== 2 || minor < 10) return `usearch index version ${major}.${minor} is not read (this build reads 2.10 and later 2.x)`;
   const wantMetric = expect.metric === 'l2' ? METRIC_L2SQ : METRIC_IP;
   if (bytes[h + 13] !== wantMetric) return `usearch index metric kind ${bytes[h + 13]} does not match the header's metric ${expect.metric}`;
-  if (bytes[h + 14] !== SCALAR_F32 || bytes[h + 15] !== SCALAR_U64 || bytes[h + 16] !== SCALAR_U32) {
-    return 'usearch index scalar, key or slot kind is not f32 / u64 / u32';
+  if (bytes[h + 14] !== (half ? SCALAR_F16 : SCALAR_F32) || bytes[h + 15] !== SCALAR_U64 || bytes[h + 16] !== SCALAR_U32) {
+    return `usearch index scalar, key or slot kind is not ${half ? 'f16' : 'f32'} / u64 / u32`;
   }
   const present = u64(h + 17), freeCount = u64(h + 25), dims = u64(h + 33);
   if (dims !== dim) return `usearch index dimensions ${dims} do not match dim ${dim}`;
@@ -178,7 +190,8 @@ export function checkUsearchBytes(bytes: Uint8Array, expect: UsearchFileExpect):
 
   // 1. vectors (checked last: the cheapest rejections come first)
   const vectors = new Float32Array(size * dim);
-  new Uint8Array(vectors.buffer).set(bytes.subarray(8, 8 + size * cols));
+  if (half) for (let t = 0; t < size * dim; t++) vectors[t] = f16(v.getUint16(8 + 2 * t, true));
+  else new Uint8Array(vectors.buffer).set(bytes.subarray(8, 8 + size * cols));
   const bound = expect.metric === 'cosine' ? 1.0001 : maxComponent(dim);
   for (let i = 0; i < size; i++) {
     const off = i * dim;
@@ -188,7 +201,7 @@ export function checkUsearchBytes(bytes: Uint8Array, expect: UsearchFileExpect):
       if (!(x <= bound && x >= -bound)) return `usearch vector of slot ${i} has component ${j} = ${x} (not finite, or above ${bound.toPrecision(3)} in magnitude)`;
       sq += x * x;
     }
-    if (expect.metric === 'cosine' && slotLabel[i] >= 0 && Math.abs(sq - 1) > 1e-3) return `usearch vector of slot ${i} is not of unit length under cosine`;
+    if (expect.metric === 'cosine' && slotLabel[i] >= 0 && Math.abs(sq - 1) > (half ? 4e-3 : 1e-3)) return `usearch vector of slot ${i} is not of unit length under cosine`;
   }
   return { size, slotLabel, vectors };
 }

@@ -379,3 +379,39 @@ describe('UsearchIndex files', () => {
     await expect(UsearchIndex.load(bad)).rejects.toThrow(/usearch/);
   });
 });
+
+describe("UsearchIndex with quantization: 'f16'", () => {
+  it('recall@10 >= 0.95 against exact float32 search (cosine and l2), and file round trips give the same answers', async () => {
+    for (const metric of ['cosine', 'l2'] as Metric[]) {
+      const { index, exact } = build(metric, 3000, 24, 21, { M: 16, efConstruction: 200, quantization: 'f16' });
+      expect(index.quantization).toBe('f16');
+      const queries = clustered(100, 24, 22, 20);
+      const approx = await index.searchBatch(queries, 10, { threads: 1, ef: 128 });
+      expect(recallAtK(approx, await exact.searchBatch(queries, 10), 10)).toBeGreaterThanOrEqual(0.95);
+      const dir = tmp();
+      try {
+        const file = path.join(dir, 'f16.usearch');
+        await index.save(file);
+        const again = await UsearchIndex.load<number>(file);
+        expect(again.quantization).toBe('f16');
+        const back = await again.searchBatch(queries, 10, { threads: 1, ef: 128 });
+        for (let q = 0; q < queries.length / 24; q++) expect(back[q].ids).toEqual(approx[q].ids);
+        // the usearch bytes hold f16 vectors: read as f32 they are refused, never handed to usearch
+        const c = await readContainer<Record<string, unknown>>(file, 'pinrec.ann.usearch');
+        const other = path.join(dir, 'as-f32.usearch');
+        await writeContainer(other, 'pinrec.ann.usearch', c.version, { ...c.meta, quantization: 'f32' }, Object.fromEntries(c.sections));
+        await expect(UsearchIndex.load(other)).rejects.toThrow(FileFormatError);
+        await expect(UsearchIndex.load(other)).rejects.toThrow(/vector rows are 48 bytes, expected 96 \(dim 24, f32\)/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+  it('refuses an l2/ip component beyond half precision, naming it, and an unknown quantization', () => {
+    const index = new UsearchIndex<number>({ metric: 'l2', dim: 2, quantization: 'f16' });
+    expect(() => index.addItems([1], Float32Array.from([1, 70000]))).toThrow(InvalidParameterError);
+    expect(() => index.addItems([1], Float32Array.from([1, 70000]))).toThrow(/vectors\[1\]/);
+    expect(index.size).toBe(0);
+    expect(() => new UsearchIndex({ metric: 'l2', dim: 2, quantization: 'i8' as never })).toThrow(/quantization/);
+  });
+});
