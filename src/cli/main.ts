@@ -13,8 +13,9 @@
  * naming the command, and the file, parameter and value the library's typed error names. Files are written
  * atomically (a temporary file renamed into place), so Ctrl-C never leaves a half-written one.
  */
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, realpathSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { FileFormatError, InvalidParameterError, UnknownIdError } from '../core/errors.js';
@@ -217,9 +218,8 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-// Run when executed (the package bin, or `node dist/cli/main.js`), not when imported.
-const self = process.argv[1] ? (await import('node:url')).pathToFileURL(process.argv[1]).href : '';
-if (import.meta.url === self || process.argv[1]?.endsWith('/pinrec') || process.argv[1]?.endsWith('/cli/main.js') || process.argv[1]?.endsWith('/cli/main.ts')) {
+// Run when executed (the package bin, a symlink to this file, or `node dist/cli/main.js`), not when imported.
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   process.on('SIGINT', () => process.exit(130)); // files are written atomically: nothing half-written stays
   run(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

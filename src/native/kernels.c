@@ -337,39 +337,44 @@ static int check_csr(napi_env env, const Arr *indptr, const Arr *indices, const 
 
 static int fits(size_t len, int64_t need) { return need >= 0 && (uint64_t)need <= (uint64_t)len; }
 
+/* The arguments the three sparse products share: (indptr, indices, data, rows, cols, z, l, <out>, r0, r1),
+ * with the CSR rows [r0, r1) checked and z at least cols × l of element type `ztype`. */
+typedef struct { Arr ip, ix, dt, z; int32_t rows, cols, l, r0, r1; } CsrArgs;
+
+static int get_csr_args(napi_env env, napi_value *argv, napi_typedarray_type ztype, CsrArgs *a) {
+  if (!get_arr(env, argv[0], napi_int32_array, &a->ip, "indptr") || !get_arr(env, argv[1], napi_int32_array, &a->ix, "indices") ||
+      !get_arr(env, argv[2], napi_float32_array, &a->dt, "data") || !get_i32(env, argv[3], 0, INT32_MAX - 1, &a->rows, "rows") ||
+      !get_i32(env, argv[4], 0, INT32_MAX, &a->cols, "cols") || !get_arr(env, argv[5], ztype, &a->z, "z") ||
+      !get_i32(env, argv[6], 1, 1 << 20, &a->l, "l") || !get_i32(env, argv[8], 0, INT32_MAX, &a->r0, "r0") ||
+      !get_i32(env, argv[9], 0, INT32_MAX, &a->r1, "r1")) return 0;
+  if (!check_csr(env, &a->ip, &a->ix, &a->dt, a->rows, a->r0, a->r1)) return 0;
+  if (!fits(a->z.length, (int64_t)a->cols * a->l)) { throw_range(env, "pinrec native: z or out too short"); return 0; }
+  return 1;
+}
+
 /* spmm(indptr, indices, data, rows, cols, z, l, out, r0, r1) */
 static napi_value js_spmm(napi_env env, napi_callback_info info) {
   ARGS(10)
-  Arr ip, ix, dt, z, out; int32_t rows, cols, l, r0, r1;
-  if (!get_arr(env, argv[0], napi_int32_array, &ip, "indptr") || !get_arr(env, argv[1], napi_int32_array, &ix, "indices") ||
-      !get_arr(env, argv[2], napi_float32_array, &dt, "data") || !get_i32(env, argv[3], 0, INT32_MAX - 1, &rows, "rows") ||
-      !get_i32(env, argv[4], 0, INT32_MAX, &cols, "cols") || !get_arr(env, argv[5], napi_float64_array, &z, "z") ||
-      !get_i32(env, argv[6], 1, 1 << 20, &l, "l") || !get_arr(env, argv[7], napi_float64_array, &out, "out") ||
-      !get_i32(env, argv[8], 0, INT32_MAX, &r0, "r0") || !get_i32(env, argv[9], 0, INT32_MAX, &r1, "r1")) return NULL;
-  if (!check_csr(env, &ip, &ix, &dt, rows, r0, r1)) return NULL;
-  if (!fits(z.length, (int64_t)cols * l) || !fits(out.length, (int64_t)r1 * l)) return throw_range(env, "pinrec native: z or out too short");
-  if (k_spmm(ip.data, ix.data, dt.data, cols, z.data, l, out.data, r0, r1, (int32_t)ix.length) != 0) return throw_range(env, "pinrec native: a column index is out of range");
+  CsrArgs a; Arr out;
+  if (!get_csr_args(env, argv, napi_float64_array, &a) || !get_arr(env, argv[7], napi_float64_array, &out, "out")) return NULL;
+  if (!fits(out.length, (int64_t)a.r1 * a.l)) return throw_range(env, "pinrec native: z or out too short");
+  if (k_spmm(a.ip.data, a.ix.data, a.dt.data, a.cols, a.z.data, a.l, out.data, a.r0, a.r1, (int32_t)a.ix.length) != 0) return throw_range(env, "pinrec native: a column index is out of range");
   return NULL;
 }
 
 /* spmmF32(indptr, indices, data, rows, cols, z: Float32Array, l, out: Float32Array | Float64Array, r0, r1) */
 static napi_value js_spmm_f32(napi_env env, napi_callback_info info) {
   ARGS(10)
-  Arr ip, ix, dt, z, out; int32_t rows, cols, l, r0, r1;
-  if (!get_arr(env, argv[0], napi_int32_array, &ip, "indptr") || !get_arr(env, argv[1], napi_int32_array, &ix, "indices") ||
-      !get_arr(env, argv[2], napi_float32_array, &dt, "data") || !get_i32(env, argv[3], 0, INT32_MAX - 1, &rows, "rows") ||
-      !get_i32(env, argv[4], 0, INT32_MAX, &cols, "cols") || !get_arr(env, argv[5], napi_float32_array, &z, "z") ||
-      !get_i32(env, argv[6], 1, 1 << 20, &l, "l") || !get_i32(env, argv[8], 0, INT32_MAX, &r0, "r0") ||
-      !get_i32(env, argv[9], 0, INT32_MAX, &r1, "r1")) return NULL;
+  CsrArgs a; Arr out;
+  if (!get_csr_args(env, argv, napi_float32_array, &a)) return NULL;
   bool is = false; napi_value ab; size_t off;
   if (napi_is_typedarray(env, argv[7], &is) != napi_ok || !is) { napi_throw_type_error(env, "ERR_PINREC_NATIVE_ARG", "pinrec native: out must be a typed array"); return NULL; }
   napi_get_typedarray_info(env, argv[7], &out.type, &out.length, &out.data, &ab, &off);
   if (out.type != napi_float32_array && out.type != napi_float64_array) { napi_throw_type_error(env, "ERR_PINREC_NATIVE_ARG", "pinrec native: out must be a Float32Array or Float64Array"); return NULL; }
-  if (!check_csr(env, &ip, &ix, &dt, rows, r0, r1)) return NULL;
-  if (!fits(z.length, (int64_t)cols * l) || !fits(out.length, (int64_t)r1 * l)) return throw_range(env, "pinrec native: z or out too short");
-  double *acc = malloc(sizeof(double) * (size_t)l);
+  if (!fits(out.length, (int64_t)a.r1 * a.l)) return throw_range(env, "pinrec native: z or out too short");
+  double *acc = malloc(sizeof(double) * (size_t)a.l);
   if (!acc) return throw_range(env, "pinrec native: out of memory");
-  int rc = k_spmm_f32(ip.data, ix.data, dt.data, cols, z.data, l, out.data, out.type == napi_float32_array, acc, r0, r1, (int32_t)ix.length);
+  int rc = k_spmm_f32(a.ip.data, a.ix.data, a.dt.data, a.cols, a.z.data, a.l, out.data, out.type == napi_float32_array, acc, a.r0, a.r1, (int32_t)a.ix.length);
   free(acc);
   if (rc != 0) return throw_range(env, "pinrec native: a column index is out of range");
   return NULL;
@@ -378,17 +383,12 @@ static napi_value js_spmm_f32(napi_env env, napi_callback_info info) {
 /* gramApply(indptr, indices, data, rows, cols, z, l, y, r0, r1) */
 static napi_value js_gram_apply(napi_env env, napi_callback_info info) {
   ARGS(10)
-  Arr ip, ix, dt, z, y; int32_t rows, cols, l, r0, r1;
-  if (!get_arr(env, argv[0], napi_int32_array, &ip, "indptr") || !get_arr(env, argv[1], napi_int32_array, &ix, "indices") ||
-      !get_arr(env, argv[2], napi_float32_array, &dt, "data") || !get_i32(env, argv[3], 0, INT32_MAX - 1, &rows, "rows") ||
-      !get_i32(env, argv[4], 0, INT32_MAX, &cols, "cols") || !get_arr(env, argv[5], napi_float64_array, &z, "z") ||
-      !get_i32(env, argv[6], 1, 1 << 20, &l, "l") || !get_arr(env, argv[7], napi_float64_array, &y, "y") ||
-      !get_i32(env, argv[8], 0, INT32_MAX, &r0, "r0") || !get_i32(env, argv[9], 0, INT32_MAX, &r1, "r1")) return NULL;
-  if (!check_csr(env, &ip, &ix, &dt, rows, r0, r1)) return NULL;
-  if (!fits(z.length, (int64_t)cols * l) || !fits(y.length, (int64_t)cols * l)) return throw_range(env, "pinrec native: z or y too short");
-  double *w = malloc(sizeof(double) * (size_t)l);
+  CsrArgs a; Arr y;
+  if (!get_csr_args(env, argv, napi_float64_array, &a) || !get_arr(env, argv[7], napi_float64_array, &y, "y")) return NULL;
+  if (!fits(y.length, (int64_t)a.cols * a.l)) return throw_range(env, "pinrec native: z or y too short");
+  double *w = malloc(sizeof(double) * (size_t)a.l);
   if (!w) return throw_range(env, "pinrec native: out of memory");
-  int rc = k_gram_apply(ip.data, ix.data, dt.data, cols, z.data, l, y.data, w, r0, r1, (int32_t)ix.length);
+  int rc = k_gram_apply(a.ip.data, a.ix.data, a.dt.data, a.cols, a.z.data, a.l, y.data, w, a.r0, a.r1, (int32_t)a.ix.length);
   free(w);
   if (rc != 0) return throw_range(env, "pinrec native: a column index is out of range");
   return NULL;
