@@ -179,6 +179,31 @@ export class BusyError extends PinrecError {
   }
 }
 
+/**
+ * A feature needs an optional package that is not installed. pinrec keeps heavy parts (TensorFlow.js for the
+ * embedder, nsfwjs for its offline fallback model, parquet-wasm for Parquet, vega for benchmark plots) out of
+ * its required dependencies; the message names the feature and the exact `npm install` line.
+ *
+ * @example
+ * try { await loadEmbedder(); }
+ * catch (e) { if (e instanceof MissingDependencyError) console.error(e.install); } // 'npm install @tensorflow/tfjs-core …'
+ */
+export class MissingDependencyError extends PinrecError {
+  /** The packages to install. */
+  readonly packages: string[];
+  /** What needs them, e.g. `'the image embedder'`. */
+  readonly feature: string;
+  /** The command that installs them. */
+  readonly install: string;
+  constructor(feature: string, packages: string[], detail?: string, options?: { cause?: unknown }) {
+    const install = `npm install ${packages.join(' ')}`;
+    super('MISSING_DEPENDENCY', `${feature} needs ${packages.join(', ')}, which ${packages.length === 1 ? 'is' : 'are'} not installed${detail ? ` (${detail})` : ''}: run \`${install}\``, options);
+    this.packages = packages;
+    this.feature = feature;
+    this.install = install;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Crossing worker boundaries
 
@@ -227,6 +252,6 @@ export function deserializeError(s: SerializedError): Error {
 }
 
 registerErrorClasses(
-  PinrecError, InvalidParameterError, UnknownIdError, NotFittedError, DimensionMismatchError, FileFormatError, NumericalError,
+  MissingDependencyError, PinrecError, InvalidParameterError, UnknownIdError, NotFittedError, DimensionMismatchError, FileFormatError, NumericalError,
   ClosedError, DisposedError, WorkerError, InferenceError, ImageDecodeError, BusyError,
 );

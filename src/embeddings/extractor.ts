@@ -3,9 +3,11 @@
  * batches of decoded pixels into pooled feature vectors inside `tf.tidy` (no tensor survives a call).
  * The same class runs in the main thread and in each pool worker.
  */
-import type * as TF from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs-core';
+import type { GraphModel } from '@tensorflow/tfjs-converter';
+import type { LayersModel, SymbolicTensor, layers } from '@tensorflow/tfjs-layers';
 import { ModelLoadError } from './errors.js';
-import type { Tf } from './tf.js';
+import { requireTfPart, type Tf } from './tf.js';
 import type { ModelArtifacts, Pooling, Fingerprint } from './models.js';
 import { toModelInput, type Preprocessing } from './preprocess.js';
 import { planFused, type FusedPlan } from './fused.js';
@@ -45,13 +47,13 @@ export class FeatureExtractor {
   readonly structure: ModelStructure;
   private readonly tf: Tf;
   private readonly spec: ExtractorSpec;
-  private layersModel?: TF.LayersModel;
-  private fullModel?: TF.LayersModel;
-  private graphModel?: TF.GraphModel;
+  private layersModel?: LayersModel;
+  private fullModel?: LayersModel;
+  private graphModel?: GraphModel;
   private fusedPlan?: FusedPlan;
   private disposed = false;
 
-  private constructor(tf: Tf, spec: ExtractorSpec, structure: ModelStructure, parts: { layers?: TF.LayersModel; full?: TF.LayersModel; graph?: TF.GraphModel }) {
+  private constructor(tf: Tf, spec: ExtractorSpec, structure: ModelStructure, parts: { layers?: LayersModel; full?: LayersModel; graph?: GraphModel }) {
     this.tf = tf;
     this.spec = spec;
     this.structure = structure;
@@ -73,17 +75,17 @@ export class FeatureExtractor {
     });
     const size = spec.preprocessing.size;
     if (artifacts.format === 'layers') {
-      let full: TF.LayersModel;
+      let full: LayersModel;
       try {
-        full = await tf.loadLayersModel(handler);
+        full = await requireTfPart(tf, 'loadLayersModel')(handler);
       } catch (e) {
         throw new ModelLoadError(source, `TF.js could not load the layers model (${(e as Error).message.split('\n')[0]})`, { cause: e });
       }
-      let out: TF.SymbolicTensor;
+      let out: SymbolicTensor;
       if (spec.featureLayer === '') {
         out = full.outputs[0];
       } else {
-        let layer: TF.layers.Layer;
+        let layer: layers.Layer;
         try {
           layer = full.getLayer(spec.featureLayer);
         } catch {
@@ -91,7 +93,7 @@ export class FeatureExtractor {
           full.dispose();
           throw new ModelLoadError(source, `has no layer '${spec.featureLayer}' (it has ${names.length} layers: ${names.slice(0, 4).join(', ')}, ..., ${names.slice(-4).join(', ')})`);
         }
-        out = layer.output as TF.SymbolicTensor;
+        out = layer.output as SymbolicTensor;
         if (Array.isArray(out)) {
           full.dispose();
           throw new ModelLoadError(source, `layer '${spec.featureLayer}' has several outputs; pick a single-output layer`);
@@ -109,16 +111,16 @@ export class FeatureExtractor {
         full.dispose();
         throw new ModelLoadError(source, `model input shape [${inputShape.join(', ')}] does not take ${size}x${size} RGB images (set preprocessing.size)`);
       }
-      const cut = tf.model({ inputs: full.inputs, outputs: out });
+      const cut = requireTfPart(tf, 'model')({ inputs: full.inputs, outputs: out });
       const structure: ModelStructure = { format: 'layers', params, inputShape, featureShape, dim: featureShape[featureShape.length - 1] as number, fused: false, foldedConvs: 0 };
       const ex = new FeatureExtractor(tf, spec, structure, { layers: cut, full });
       if (spec.fuse !== false && spec.featureLayer !== '') ex.tryFuse();
       ex.warmUp();
       return ex;
     }
-    let graph: TF.GraphModel;
+    let graph: GraphModel;
     try {
-      graph = await tf.loadGraphModel(handler);
+      graph = await requireTfPart(tf, 'loadGraphModel')(handler);
     } catch (e) {
       throw new ModelLoadError(source, `TF.js could not load the graph model (${(e as Error).message.split('\n')[0]})`, { cause: e });
     }
@@ -180,7 +182,7 @@ export class FeatureExtractor {
     if (this.spec.pooling === 'max') return tf.max(t, [1, 2]) as TF.Tensor2D;
     if (this.spec.pooling === 'gem') {
       const p = this.spec.gemP;
-      return tf.pow(tf.mean(tf.pow(tf.relu(t).add(1e-6), p), [1, 2]), 1 / p) as TF.Tensor2D;
+      return tf.pow(tf.mean(tf.pow(tf.add(tf.relu(t), 1e-6), p), [1, 2]), 1 / p) as TF.Tensor2D;
     }
     return tf.mean(t, [1, 2]) as TF.Tensor2D;
   }

@@ -8,7 +8,8 @@
  * `undefined` and the layers model runs as is. The caller checks the plan against the layers model
  * numerically before using it.
  */
-import type * as TF from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs-core';
+import type { LayersModel, SymbolicTensor, layers } from '@tensorflow/tfjs-layers';
 import type { Tf } from './tf.js';
 
 type Act = 'linear' | 'relu' | 'relu6' | 'leakyrelu';
@@ -32,7 +33,7 @@ export interface FusedPlan {
 type Cfg = Record<string, unknown>;
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : [Number(v), Number(v)]);
 
-function activationOf(layer: TF.layers.Layer): { act: Act; alpha: number } | undefined {
+function activationOf(layer: layers.Layer): { act: Act; alpha: number } | undefined {
   const cls = layer.getClassName();
   const cfg = layer.getConfig() as Cfg;
   if (cls === 'Activation') {
@@ -54,13 +55,13 @@ function activationOf(layer: TF.layers.Layer): { act: Act; alpha: number } | und
  * Plan the chain from the model input to `featureLayer` (inclusive), or return undefined when the model is not a
  * plain chain of supported layers.
  */
-export function planFused(tf: Tf, model: TF.LayersModel, featureLayer: string): FusedPlan | undefined {
+export function planFused(tf: Tf, model: LayersModel, featureLayer: string): FusedPlan | undefined {
   const layers = model.layers;
   const end = layers.findIndex((l) => l.name === featureLayer);
   if (end < 1) return undefined;
   // Must be a chain: each layer's single inbound layer is the previous one.
   for (let i = 1; i <= end; i++) {
-    const nodes = (layers[i] as unknown as { inboundNodes: { inboundLayers: TF.layers.Layer[] }[] }).inboundNodes;
+    const nodes = (layers[i] as unknown as { inboundNodes: { inboundLayers: layers.Layer[] }[] }).inboundNodes;
     if (nodes.length !== 1 || nodes[0].inboundLayers.length !== 1 || nodes[0].inboundLayers[0] !== layers[i - 1]) return undefined;
   }
   if (layers[0].getClassName() !== 'InputLayer') return undefined;

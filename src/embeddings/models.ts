@@ -386,7 +386,7 @@ export async function loadBundledFallback(): Promise<ModelArtifacts> {
     const spec: string = 'nsfwjs/models/mobilenet_v2';
     mod = (await import(spec)) as Bundle;
   } catch (e) {
-    throw new ModelLoadError('nsfwjs', `the fallback model package is not installed (${(e as Error).message.split('\n')[0]})`, { cause: e });
+    throw new ModelLoadError('nsfwjs', `the fallback model's package is not installed (it is an optional peer dependency: \`npm install nsfwjs\`; ${(e as Error).message.split('\n')[0]})`, { cause: e });
   }
   const mj = (await mod.MobileNetV2Model.modelJson()).default;
   const shards: Buffer[] = [];

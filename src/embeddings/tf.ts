@@ -1,19 +1,30 @@
 /**
  * Internal: the TF.js side of backend selection. This is the only place that names TF.js types for the rest of
  * the module (`Tf`); nothing exported from the package's public entry points refers to this file, so pinrec's
- * published declarations do not pull in `@tensorflow/tfjs`'s own types (which do not type-check without
- * `skipLibCheck`). Backend order: `@tensorflow/tfjs-node` when it is installed (optional, not a dependency),
- * else `@tensorflow/tfjs-backend-wasm` with SIMD, else the pure-JS CPU backend. The backend is global to a JS
- * thread (TF.js keeps one engine per isolate), so every worker thread of the pool selects its own.
+ * published declarations do not pull in TF.js's own types (which do not type-check without `skipLibCheck`).
+ *
+ * TF.js is an optional peer dependency (a service that only serves CF and vector search does not pay its
+ * ~120 MB). The embedder loads, on first use, `@tensorflow/tfjs-core` with `@tensorflow/tfjs-backend-cpu`,
+ * `@tensorflow/tfjs-converter` (graph models) and `@tensorflow/tfjs-layers` (layers models), or the full
+ * `@tensorflow/tfjs` bundle when that is what is installed; when neither is there the error names the packages
+ * to install ({@link MissingDependencyError}). Backend order: `@tensorflow/tfjs-node` when it is installed
+ * (optional), else `@tensorflow/tfjs-backend-wasm` with SIMD, else the pure-JS CPU backend. The backend is global
+ * to a JS thread (TF.js keeps one engine per isolate), so every worker thread of the pool selects its own.
  */
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import type * as TF from '@tensorflow/tfjs';
+import type * as Core from '@tensorflow/tfjs-core';
+import type * as Converter from '@tensorflow/tfjs-converter';
+import type * as Layers from '@tensorflow/tfjs-layers';
+import { MissingDependencyError } from '../core/errors.js';
 import { checkOneOf } from '../core/validate.js';
 import type { BackendName, BackendPreference } from './backend.js';
 
 /** The TF.js namespace type used inside the module (never in public signatures). */
-export type Tf = typeof TF;
+export type Tf = typeof Core & Pick<typeof Converter, 'loadGraphModel'> & Pick<typeof Layers, 'loadLayersModel' | 'model'>;
+
+/** The packages the embedder needs, as a user installs them. */
+export const TFJS_PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-converter', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-wasm'];
 
 /** What {@link loadTf} returns: the full TF.js namespace and the backend in use. */
 export interface TfHandle {
@@ -21,6 +32,49 @@ export interface TfHandle {
   backend: BackendName;
   /** Backends tried before the one in use, with the reason each was skipped. */
   skipped: { backend: BackendName; reason: string }[];
+}
+
+/** Import an optional package by name (a variable specifier keeps TypeScript and bundlers from requiring it). */
+async function optionalImport(spec: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return (await import(spec)) as Record<string, unknown>;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The TF.js namespace from the split packages (core + cpu backend + converter + layers) or the full bundle.
+ * Converter and layers are each needed only by one model format; a missing one becomes an error when a model of
+ * that format is loaded (see {@link requireTfPart}).
+ */
+async function importTf(): Promise<Tf> {
+  const core = await optionalImport('@tensorflow/tfjs-core');
+  if (!core) {
+    const full = await optionalImport('@tensorflow/tfjs');
+    if (full) return full as unknown as Tf;
+    throw new MissingDependencyError('the image embedder', TFJS_PACKAGES, 'TensorFlow.js is an optional peer dependency of pinrec');
+  }
+  // The cpu backend registers itself on import; the wasm backend depends on it.
+  if (!(await optionalImport('@tensorflow/tfjs-backend-cpu'))) {
+    throw new MissingDependencyError('the image embedder', ['@tensorflow/tfjs-backend-cpu'], '@tensorflow/tfjs-core is installed without a backend');
+  }
+  const converter = (await optionalImport('@tensorflow/tfjs-converter')) ?? {};
+  const layers = (await optionalImport('@tensorflow/tfjs-layers')) ?? {};
+  return { ...layers, ...converter, ...core } as unknown as Tf;
+}
+
+/**
+ * `tf[name]` from a namespace built by {@link importTf}, or a {@link MissingDependencyError} naming the package
+ * that provides it (`loadGraphModel`: converter; `loadLayersModel`, `model`: layers).
+ */
+export function requireTfPart<K extends 'loadGraphModel' | 'loadLayersModel' | 'model'>(tf: Tf, name: K): Tf[K] {
+  const f = (tf as unknown as Record<string, unknown>)[name];
+  if (typeof f === 'function') return f as Tf[K];
+  const pkg = name === 'loadGraphModel' ? '@tensorflow/tfjs-converter' : '@tensorflow/tfjs-layers';
+  throw new MissingDependencyError(name === 'loadGraphModel' ? 'loading a TF.js graph model' : 'loading a TF.js layers model', [pkg]);
 }
 
 let cached: Promise<TfHandle> | undefined;
@@ -66,13 +120,14 @@ async function doInit(pref: BackendPreference): Promise<TfHandle> {
     }
     if (pref === 'tensorflow') throw new Error(`backend 'tensorflow' is unavailable: ${skipped[0].reason}`);
   }
-  const tf = (await import('@tensorflow/tfjs')) as Tf;
+  const tf = await importTf();
   // Keep TF.js from printing its "install tfjs-node" banner and debug warnings: library code never prints.
   tf.env().set('PROD', true);
   if (pref === 'auto' || pref === 'wasm') {
     const restore = guardProcessHandlers();
     try {
-      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      const wasm = (await optionalImport('@tensorflow/tfjs-backend-wasm')) as { setWasmPaths(p: string): void } | undefined;
+      if (!wasm) throw new Error('@tensorflow/tfjs-backend-wasm is not installed');
       wasm.setWasmPaths(wasmDistFolder());
       if (await tf.setBackend('wasm')) {
         await tf.ready();
