@@ -3,7 +3,9 @@ export {
   DEFAULT_WEIGHTS, InteractionLog, InteractionMatrix, interactionsFromColumns, interactionsFromRecords, buildCsr,
 } from './interactions.js';
 export type { CombineRule, InteractionColumns, InteractionRecord, InteractionOptions, MatrixOptions } from './interactions.js';
-export { readSequenceFile, readRatingsCsv, readArrowFile, interactionsFromArrow } from './io.js';
+export { readSequenceFile, readRatingsCsv, readArrowFile, interactionsFromArrow, readParquetFile, writeParquetFromArrow } from './io.js';
+export { writeFactorsArrow, readFactorsArrow } from './factors-arrow.js';
+export type { FactorsArrowOptions, FactorsArrow } from './factors-arrow.js';
 export type { RatingsCsvOptions, ArrowColumns } from './io.js';
 export { CsrMatrix, transposeCsr, spmm, gram } from './csr.js';
 export { randomizedSvd } from './svd.js';

@@ -1,11 +1,15 @@
 /**
  * Reading interaction data from files: sequence text files (one user a line, items in time order), rating
- * CSV files (MovieLens style) and Arrow tables / IPC files.
+ * CSV files (MovieLens style), Arrow tables / IPC files and Parquet files (through the optional peer
+ * `parquet-wasm`, loaded only when a Parquet file is read).
  */
 import { readFile } from 'node:fs/promises';
-import { tableFromIPC, type Table } from 'apache-arrow';
+import { createRequire } from 'node:module';
+import { tableFromIPC, tableToIPC, type Table } from 'apache-arrow';
 import { assertNoNulls } from '../core/arrow.js';
-import { FileFormatError, InvalidParameterError } from '../core/errors.js';
+import { readArrowTable } from '../core/arrow-out.js';
+import { writeFileAtomic } from '../core/container.js';
+import { FileFormatError, InvalidParameterError, MissingDependencyError } from '../core/errors.js';
 import type { Id } from '../core/types.js';
 import { interactionsFromColumns, type InteractionLog, type InteractionOptions } from './interactions.js';
 
@@ -176,4 +180,90 @@ async function readText(path: string): Promise<string> {
   } catch (e) {
     throw new FileFormatError(path, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Parquet (optional peer: parquet-wasm, arrow-rs and parquet compiled to WebAssembly)
+
+/** The part of parquet-wasm's API pinrec uses. */
+interface ParquetWasm {
+  readParquet(bytes: Uint8Array): { intoIPCStream(): Uint8Array; free?(): void };
+  writeParquet(table: unknown): Uint8Array;
+  Table: { fromIPCStream(bytes: Uint8Array): { free?(): void } };
+}
+
+let parquetWasm: ParquetWasm | undefined;
+
+/** parquet-wasm, loaded on first use (a variable specifier: TypeScript and bundlers do not require it). */
+function loadParquetWasm(feature: string): ParquetWasm {
+  if (parquetWasm) return parquetWasm;
+  const spec = 'parquet-wasm';
+  try {
+    parquetWasm = createRequire(import.meta.url)(spec) as ParquetWasm;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') {
+      throw new MissingDependencyError(feature, [spec], 'parquet-wasm is an optional peer dependency of pinrec', { cause: e });
+    }
+    throw e;
+  }
+  return parquetWasm;
+}
+
+/**
+ * Read a Parquet file of interactions (from DuckDB, Spark, pandas/pyarrow, Polars...) and build interactions
+ * from it, with the columns and rules of {@link interactionsFromArrow}: Parquet `INT64` ids come back as
+ * bigints, `INT32` as numbers, strings as strings; nulls are refused naming the column, the row and the file.
+ * The file is decoded by `parquet-wasm` (an optional peer dependency: `npm install parquet-wasm`), whole, in memory.
+ *
+ * @throws {MissingDependencyError} when parquet-wasm is not installed (`npm install parquet-wasm`)
+ * @throws {FileFormatError} when the file cannot be read or is not Parquet
+ * @throws {InvalidParameterError} for a missing column or a null
+ * @example
+ * const log = await readParquetFile('events.parquet', { user: 'user_id', item: 'pin_id', type: 'action' });
+ */
+export async function readParquetFile(path: string, columns: ArrowColumns = {}, options: InteractionOptions = {}): Promise<InteractionLog> {
+  const pq = loadParquetWasm('Parquet input (readParquetFile)');
+  let buf: Buffer;
+  try {
+    buf = await readFile(path);
+  } catch (e) {
+    throw new FileFormatError(path, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let ipc: Uint8Array;
+  try {
+    ipc = pq.readParquet(buf).intoIPCStream(); // intoIPCStream frees the WebAssembly table
+  } catch (e) {
+    throw new FileFormatError(path, `is not a readable Parquet file (${e instanceof Error ? e.message : String(e)})`);
+  }
+  let table: Table;
+  try {
+    table = tableFromIPC(ipc);
+  } catch (e) {
+    throw new FileFormatError(path, `holds columns apache-arrow cannot read (${(e as Error).message})`);
+  }
+  return fromArrow(table, columns, options, path);
+}
+
+/**
+ * Convert an Arrow IPC file (file or stream format; e.g. one pinrec wrote) to a Parquet file, written
+ * atomically. The whole table is held in memory (twice, briefly); `FixedSizeList` vectors become Parquet lists.
+ * Needs `parquet-wasm` (`npm install parquet-wasm`).
+ *
+ * @throws {MissingDependencyError} when parquet-wasm is not installed
+ * @throws {FileFormatError} when the Arrow file is truncated or unreadable
+ * @example
+ * await writeParquetFromArrow('recs.arrow', 'recs.parquet'); // then: duckdb -c "select * from 'recs.parquet'"
+ */
+export async function writeParquetFromArrow(arrowPath: string, parquetPath: string): Promise<void> {
+  const pq = loadParquetWasm('Parquet output (writeParquetFromArrow)');
+  const table = await readArrowTable(arrowPath);
+  const wasmTable = pq.Table.fromIPCStream(tableToIPC(table, 'stream'));
+  let bytes: Uint8Array;
+  try {
+    bytes = pq.writeParquet(wasmTable); // consumes the WebAssembly table
+  } catch (e) {
+    throw new FileFormatError(arrowPath, `cannot be written as Parquet (${e instanceof Error ? e.message : String(e)})`);
+  }
+  await writeFileAtomic(parquetPath, bytes);
 }

@@ -15,3 +15,12 @@ export { writeContainer, readContainer, encodeContainer, decodeContainer, writeF
 export type { Container, SectionArray } from './container.js';
 export { assertNoNulls, firstNullRow, validityMask } from './arrow.js';
 export type { ArrowColumnLike } from './arrow.js';
+export {
+  ArrowFileWriter, writeArrowBatches, writeEmbeddingsArrow, readEmbeddingsArrow, writeResultsArrow, readResultsArrow, rankedRows, readArrowTable,
+  idColumnType, arrowIdType, idColumn, vectorType, vectorColumn, float32Column, int32Column, utf8Column,
+  ARROW_FORMAT_VERSION, DEFAULT_BATCH_ROWS, MAX_BATCH_ROWS,
+} from './arrow-out.js';
+export type {
+  ArrowFormat, ArrowKind, IdColumnType, ArrowWriteOptions, ArrowWriteSummary, ArrowColumns as ArrowBatchColumns, ArrowFileWriterOptions,
+  EmbeddingsWriteOptions, EmbeddingsReadOptions, EmbeddingsArrow, ResultRow, ResultsWriteOptions, ResultsArrow,
+} from './arrow-out.js';
