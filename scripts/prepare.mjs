@@ -12,5 +12,8 @@ try {
   process.stderr.write('pinrec: TypeScript is not installed (a --omit=dev install), so dist/ was not built; run `npm ci && npm run build` to build it\n');
   process.exit(0);
 }
-const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+// the library, then the benchmarks (dist/bench/, what `pinrec bench` runs)
+for (const config of ['tsconfig.build.json', 'tsconfig.bench.json']) {
+  const r = spawnSync(process.execPath, [tsc, '-p', config], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}

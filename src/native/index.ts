@@ -51,7 +51,10 @@ let loaded: { kernels: NativeKernels | null; info: NativeInfo } | undefined;
 /** The addon's path: `build/Release/pinrec_native.node` under the package root (src/native and dist/native are both two levels down). */
 export function nativeAddonFile(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  return path.resolve(here, '..', '..', 'build', 'Release', 'pinrec_native.node');
+  // src/native/ or dist/native/ → two folders up; the benchmarks' compiled copy (dist/bench/src/native/) → four
+  const near = path.resolve(here, '..', '..', 'build', 'Release', 'pinrec_native.node');
+  const bench = path.resolve(here, '..', '..', '..', '..', 'build', 'Release', 'pinrec_native.node');
+  return !existsSync(near) && path.basename(path.resolve(here, '..', '..')) === 'bench' && existsSync(bench) ? bench : near;
 }
 
 function load(): { kernels: NativeKernels | null; info: NativeInfo } {
