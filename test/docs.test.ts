@@ -1,6 +1,7 @@
 /**
  * Every ```ts / ```typescript block of README.md and docs/*.md runs as written: each is a standalone program
- * (imports of `pinrec…` point at src/), run with `node --import tsx` in a fresh temp folder, and must exit 0.
+ * (imports of `pinrec…` point at src/), run with `node --import tsx` (shell blocks with bash, `npx pinrec` being this repository's command) in a
+ * fresh temp folder, and must exit 0.
  * One test per block, named `<file>:<line>`; a block marked `<!-- docs-test: skip (reason) -->` (or whose
  * `env` need is missing) is reported as skipped with its reason. Markers: test/docs/blocks.ts.
  * Run just this: `npx vitest run test/docs.test.ts`; one block by hand: `node --import tsx scripts/doc-blocks.ts docs/ann.md:12`.
@@ -43,9 +44,9 @@ describe('doc block extraction', () => {
     '```', 'not code', '```',
   ].join('\n');
   const blocks = extractBlocks('x.md', md, {});
-  it('finds ts/typescript fences only, with the fence line and the markers', () => {
-    expect(blocks.map((b) => [b.line, b.skip, b.timeoutS])).toEqual([
-      [6, 'needs network: downloads a model', 120], [10, 'needs PINREC_NOPE_UNSET (not set)', 5], [13, undefined, 120],
+  it('finds ts/typescript and sh/bash fences, with the fence line and the markers', () => {
+    expect(blocks.map((b) => [b.line, b.lang, b.skip, b.timeoutS])).toEqual([
+      [2, 'sh', undefined, 120], [6, 'ts', 'needs network: downloads a model', 120], [10, 'typescript', 'needs PINREC_NOPE_UNSET (not set)', 5], [13, 'ts', undefined, 120],
     ]);
   });
   it('points pinrec imports at src/', async () => {

@@ -96,13 +96,19 @@ Example: pinrec recommend model.pinrec --users users.txt --n 20 --out recs.arrow
     const model = await SvdRecommender.load<Id, Id>(positionals[0]);
     const asked = typedIds(users, model.userIds());
     for (let i = 0; i < asked.length; i++) if (!model.hasUser(asked[i])) throw new UnknownIdError('user', users[i]);
-    const lists = model.recommendBatch(asked, { n });
-    const rows: ResultRow[] = [];
-    for (let i = 0; i < users.length; i++) {
-      const r = lists[i];
-      for (let j = 0; j < r.ids.length; j++) rows.push({ user: asked[i], rank: j + 1, pin: r.ids[j], score: r.scores[j], reason: 'cf' });
+    const bar = progress(!values.json && values.out !== undefined);
+    // users in blocks of 1,024: the rows are written as they are made
+    function* rows(): Generator<ResultRow> {
+      for (let s = 0; s < asked.length; s += 1024) {
+        const lists = model.recommendBatch(asked.slice(s, s + 1024), { n });
+        for (let i = 0; i < lists.length; i++) {
+          const r = lists[i];
+          for (let j = 0; j < r.ids.length; j++) yield { user: asked[s + i], rank: j + 1, pin: r.ids[j], score: r.scores[j], reason: 'cf' };
+        }
+        bar.onProgress?.({ stage: 'recommend', done: Math.min(asked.length, s + 1024), total: asked.length });
+      }
     }
-    await emitResults(rows, values.out, !!values.json, { users: users.length });
+    try { await emitResults(rows(), values.out, !!values.json, { users: users.length }); } finally { bar.stop(); }
     return EXIT.ok;
   },
 };
@@ -129,13 +135,16 @@ export const similar: Command = {
     const model = await SvdRecommender.load<Id, Id>(positionals[0]);
     const asked = typedIds(pins, model.itemIds());
     for (let i = 0; i < asked.length; i++) if (!model.hasItem(asked[i])) throw new UnknownIdError('pin', pins[i]);
-    const lists = model.similarItemsBatch(asked, { n });
-    const rows: ResultRow[] = [];
-    for (let i = 0; i < asked.length; i++) {
-      const r = lists[i];
-      for (let j = 0; j < r.ids.length; j++) rows.push({ user: asked[i], rank: j + 1, pin: r.ids[j], score: r.scores[j], reason: 'similar' });
+    function* rows(): Generator<ResultRow> {
+      for (let s = 0; s < asked.length; s += 1024) {
+        const lists = model.similarItemsBatch(asked.slice(s, s + 1024), { n });
+        for (let i = 0; i < lists.length; i++) {
+          const r = lists[i];
+          for (let j = 0; j < r.ids.length; j++) yield { user: asked[s + i], rank: j + 1, pin: r.ids[j], score: r.scores[j], reason: 'similar' };
+        }
+      }
     }
-    await emitResults(rows, values.out, !!values.json, { pins: pins.length });
+    await emitResults(rows(), values.out, !!values.json, { pins: pins.length });
     return EXIT.ok;
   },
 };

@@ -150,12 +150,13 @@ export async function writeLinesAtomic(file: string, lines: Iterable<string>): P
   const untrack = trackOutput(file);
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    await new Promise<void>((resolve, reject) => {
-      const s = createWriteStream(tmp);
-      s.on('error', reject);
-      for (const line of lines) s.write(line);
-      s.end(resolve);
-    });
+    const s = createWriteStream(tmp);
+    const failed = new Promise<never>((_, reject) => s.on('error', reject));
+    failed.catch(() => {});
+    for (const line of lines) {
+      if (!s.write(line)) await Promise.race([new Promise<void>((r) => s.once('drain', () => r())), failed]);
+    }
+    await Promise.race([new Promise<void>((resolve) => s.end(resolve)), failed]);
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true });
@@ -186,25 +187,32 @@ export function formatOf(file: string): ResultFormat {
   return 'tsv';
 }
 
+function* mapRows<T>(rows: Iterable<ResultRow>, f: (r: ResultRow) => T, count: { n: number }): Generator<T> {
+  for (const r of rows) { count.n++; yield f(r); }
+}
+
 /**
  * Write result rows to `out` (atomically, in the format of its extension), or print them: one JSON object
- * `{results}` with `--json`, else TSV lines. Returns what a `--json` summary reports.
+ * `{results}` with `--json`, else TSV lines. `rows` may be a generator: Arrow, JSON lines and TSV outputs are
+ * written as the rows come (Arrow in record batches), so a long result list never sits in memory; only `.json`
+ * and `--json` without `--out` gather the rows first.
  */
-export async function emitResults(rows: ResultRow[], out: string | undefined, json: boolean, extra: Record<string, unknown> = {}): Promise<void> {
+export async function emitResults(rows: Iterable<ResultRow>, out: string | undefined, json: boolean, extra: Record<string, unknown> = {}): Promise<void> {
   const cols = (r: ResultRow) => [String(r.user ?? ''), r.rank, String(r.pin), r.score.toPrecision(6), r.reason ?? ''].join('\t');
+  const count = { n: 0 };
   if (out) {
     const fmt = formatOf(out);
     if (fmt === 'arrow') {
       const untrack = trackOutput(out);
-      try { await writeResultsArrow(out, rows); } finally { untrack(); }
-    } else if (fmt === 'jsonl') await writeLinesAtomic(out, rows.map((r) => JSON.stringify(r) + '\n'));
-    else if (fmt === 'json') await writeLinesAtomic(out, [JSON.stringify(rows) + '\n']);
-    else await writeLinesAtomic(out, ['user\trank\tpin\tscore\treason\n', ...rows.map((r) => cols(r) + '\n')]);
-    if (json) process.stdout.write(JSON.stringify({ ...extra, out, format: fmt, rows: rows.length }) + '\n');
-    else process.stderr.write(`wrote ${rows.length} rows (${fmt}) → ${out}\n`);
+      try { await writeResultsArrow(out, mapRows(rows, (r) => r, count)); } finally { untrack(); }
+    } else if (fmt === 'jsonl') await writeLinesAtomic(out, mapRows(rows, (r) => JSON.stringify(r) + '\n', count));
+    else if (fmt === 'json') { const all = [...mapRows(rows, (r) => r, count)]; await writeLinesAtomic(out, [JSON.stringify(all) + '\n']); }
+    else await writeLinesAtomic(out, (function* () { yield 'user\trank\tpin\tscore\treason\n'; yield* mapRows(rows, (r) => cols(r) + '\n', count); })());
+    if (json) process.stdout.write(JSON.stringify({ ...extra, out, format: fmt, rows: count.n }) + '\n');
+    else process.stderr.write(`wrote ${count.n} rows (${fmt}) → ${out}\n`);
     return;
   }
-  if (json) process.stdout.write(JSON.stringify({ ...extra, results: rows }) + '\n');
+  if (json) process.stdout.write(JSON.stringify({ ...extra, results: [...rows] }) + '\n');
   else for (const r of rows) process.stdout.write(cols(r) + '\n');
 }
 

@@ -9,7 +9,8 @@
  *                                                                  when its value looks like a path, that path exists)
  *   <!-- docs-test: timeout 180 -->                                seconds (default: DEFAULT_TIMEOUT_S)
  *
- * Several directives may share one comment, separated by ';'. Other fences (```sh, ```, ```json …) are never run.
+ * Several directives may share one comment, separated by ';'. ```sh / ```bash blocks run under bash (see run.ts:
+ * `npx pinrec` is this repository's command); other fences (```, ```json …) are never run.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -30,6 +31,7 @@ export const SUBPATHS: Record<string, string> = {
   'pinrec/diversity': 'src/diversity/index.ts',
   'pinrec/store': 'src/store/index.ts',
   'pinrec/workload': 'src/workload/index.ts',
+  'pinrec/cli': 'src/cli/main.ts',
 };
 
 export interface DocBlock {
@@ -48,7 +50,7 @@ export interface DocBlock {
 
 const FENCE = /^(\s*)(`{3,}|~{3,})\s*([\w+-]*)[^\n]*$/;
 const MARKER = /^\s*<!--\s*docs-test:\s*(.*?)\s*-->\s*$/;
-const RUN_LANGS = new Set(['ts', 'typescript']);
+const RUN_LANGS = new Set(['ts', 'typescript', 'sh', 'bash']);
 
 /** The doc files under test: README.md and docs/*.md. */
 export function docFiles(): string[] {

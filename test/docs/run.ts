@@ -1,4 +1,4 @@
-/** Runs doc blocks (see blocks.ts) as standalone programs: `node --import tsx <block>.mts` in a fresh temp folder. */
+/** Runs doc blocks (see blocks.ts) as standalone programs — `node --import tsx <block>.mts`, or `bash <block>.sh` — in a fresh temp folder. */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -45,18 +45,37 @@ export interface BlockResult {
   cwd: string;
 }
 
+/**
+ * The prelude of a shell block: `set -e` (every line must succeed), and `npx pinrec …` / `pinrec …` run this
+ * repository's command (the built bin when it exists, else the source through tsx) — what they run in a
+ * project that installed pinrec — and `npm …` runs in the repository (`npm run bench` …), as in a clone.
+ */
+function shellPrelude(): string {
+  const built = path.join(REPO, 'dist', 'cli', 'main.js');
+  const cmd = existsSync(built) ? `node ${JSON.stringify(built)}` : `node --import ${JSON.stringify(TSX)} ${JSON.stringify(path.join(REPO, 'src', 'cli', 'main.ts'))}`;
+  return [
+    'set -euo pipefail',
+    `pinrec() { ${cmd} "$@"; }`,
+    'npx() { if [ "${1:-}" = pinrec ]; then shift; pinrec "$@"; else command npx "$@"; fi; }',
+    `npm() { (cd ${JSON.stringify(REPO)} && command npm "$@"); }`,
+    '',
+  ].join('\n');
+}
+
 /** Write the block (imports pointed at src/) and run it with a timeout. */
 export async function runBlock(block: DocBlock, opts: { env?: NodeJS.ProcessEnv; keep?: boolean } = {}): Promise<BlockResult> {
   mkdirSync(BLOCK_DIR, { recursive: true });
   const id = blockId(block);
-  const program = path.join(BLOCK_DIR, `${id}.mts`);
-  writeFileSync(program, `// generated from ${block.file}:${block.line} by test/docs — edit the Markdown, not this file\n${rewriteImports(block.code)}`);
+  const shell = block.lang === 'sh' || block.lang === 'bash';
+  const program = path.join(BLOCK_DIR, `${id}.${shell ? 'sh' : 'mts'}`);
+  const header = `${shell ? '#' : '//'} generated from ${block.file}:${block.line} by test/docs — edit the Markdown, not this file\n`;
+  writeFileSync(program, header + (shell ? shellPrelude() + block.code : rewriteImports(block.code)));
   const cwd = mkdtempSync(path.join(tmpdir(), `pinrec-doc-${id}-`));
   const env = { ...(opts.env ?? blockEnv()) };
   env.PINREC_MODEL_CACHE ??= path.join(cwd, '.model-cache');
   const t0 = performance.now();
   const res = await new Promise<Omit<BlockResult, 'program' | 'cwd' | 'ms'>>((resolve) => {
-    const child = spawn(process.execPath, ['--import', TSX, program], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = shell ? spawn('bash', [program], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, ['--import', TSX, program], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '', timedOut = false;
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
