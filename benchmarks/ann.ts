@@ -2,7 +2,9 @@
  * HNSW benchmark: recall@10 and QPS per ef, build time (1 and --threads threads), memory per vector, multi-core
  * batch speed-up, 10% allow-set filtered recall, and MIPS over CF-style item factors — for each backend
  * (HnswIndex over hnswlib, UsearchIndex over usearch), side by side. Writes JSON (per dataset a `backends`
- * object, plus the hnsw numbers at the top level as before) and an SVG plot of recall against QPS next to it.
+ * object, plus the hnsw numbers at the top level as before), and beside it the HTML report with plots: recall
+ * against QPS per dataset (each backend, its 10% allow-set filtered search, and the Python anchor's curve when
+ * --anchor is given), MIPS recall@20 against QPS, build time and memory per vector.
  *
  *   npm run bench -- ann --data base.fvecs --queries query.fvecs [--groundtruth gt.ivecs] [--metric l2]
  *   npm run bench -- ann --synthetic [--n 100000 --dim 1280 --nq 500] [--write-fvecs dir [--write-only]]
@@ -21,6 +23,7 @@ import { HnswIndex, UsearchIndex, ExactIndex, recallAtK, usearchIndexBytes, type
 import type { Metric } from '../src/core/types.js';
 import { Rng } from '../src/core/rng.js';
 import { dataRoot, num, nums, parseArgs, printTable, report, stats, str, type Args } from './lib.js';
+import { addPlot, barChart, lineChart, melt, type Row } from './report.js';
 
 interface Matrix { data: Float32Array; rows: number; dim: number }
 
@@ -337,38 +340,6 @@ function compareAnchorOne(dataset: Awaited<ReturnType<typeof runDataset>>, ancho
   return { anchorFile, anchorSource: a.source, perEf, matched, builds, anchorSweeps: hs };
 }
 
-function svgPlot(series: { name: string; points: { recall: number; qps: number }[] }[], title: string): string {
-  const W = 640, H = 420, L = 70, R = 20, T = 40, B = 50;
-  const all = series.flatMap((s) => s.points).filter((p) => p.qps > 0);
-  const xmin = Math.min(0.5, ...all.map((p) => p.recall)), xmax = 1;
-  const lq = all.map((p) => Math.log10(p.qps));
-  const ymin = Math.floor(Math.min(...lq)), ymax = Math.ceil(Math.max(...lq));
-  const X = (r: number) => L + ((r - xmin) / (xmax - xmin)) * (W - L - R);
-  const Y = (q: number) => T + (1 - (Math.log10(q) - ymin) / (ymax - ymin || 1)) * (H - T - B);
-  const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
-  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">\n`;
-  s += `<rect width="${W}" height="${H}" fill="white"/>\n<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(title)}</text>\n`;
-  s += `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>\n`;
-  for (let i = 0; i <= 5; i++) {
-    const r = xmin + (i / 5) * (xmax - xmin);
-    s += `<text x="${X(r)}" y="${H - B + 16}" text-anchor="middle">${r.toFixed(2)}</text>\n`;
-  }
-  for (let e = ymin; e <= ymax; e++) s += `<text x="${L - 6}" y="${Y(10 ** e) + 4}" text-anchor="end">1e${e}</text><line x1="${L}" x2="${W - R}" y1="${Y(10 ** e)}" y2="${Y(10 ** e)}" stroke="#eee"/>\n`;
-  s += `<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">recall@10</text>\n<text x="16" y="${(T + H - B) / 2}" transform="rotate(-90 16 ${(T + H - B) / 2})" text-anchor="middle">queries per second (log)</text>\n`;
-  series.forEach((ser, i) => {
-    const c = colors[i % colors.length];
-    const pts = [...ser.points].filter((p) => p.qps > 0).sort((a, b) => a.recall - b.recall);
-    s += `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((p) => `${X(p.recall).toFixed(1)},${Y(p.qps).toFixed(1)}`).join(' ')}"/>\n`;
-    for (const p of pts) s += `<circle cx="${X(p.recall).toFixed(1)}" cy="${Y(p.qps).toFixed(1)}" r="3" fill="${c}"/>\n`;
-    s += `<text x="${L + 10}" y="${T + 14 + 16 * i}" fill="${c}">${escapeXml(ser.name)}</text>\n`;
-  });
-  return s + '</svg>\n';
-}
-
-function escapeXml(x: string): string {
-  return x.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
 /** MIPS over synthetic CF factors: items with popularity-skewed norms, users N(0,1). */
 async function runMips(args: Args, quick: boolean, backends: Backend[]) {
   const n = num(args, 'n', quick ? 20000 : 1_000_000), dim = num(args, 'dim', 64), nq = num(args, 'nq', quick ? 50 : 200);
@@ -445,8 +416,8 @@ export async function main(argv: string[]): Promise<void> {
   const modeGiven = Boolean(args.data || args.synthetic || args.mips);
   const results: Record<string, unknown>[] = [];
   const skipped: string[] = [];
-  const plots: { name: string; points: { recall: number; qps: number }[] }[] = [];
   let anchorCmp: unknown = null;
+  let anchorFor: string | undefined; // the dataset the anchor was compared with
 
   const runFiles = async (baseFile: string, queryFile: string, gtFile: string | undefined, label: string) => {
     const base = readFvecs(baseFile), queries = readFvecs(queryFile);
@@ -455,7 +426,6 @@ export async function main(argv: string[]): Promise<void> {
     const truth = gtFile && metric === 'l2' ? readIvecs(gtFile).map((r) => r.slice(0, k)) : null;
     const r = await runDataset(label, base, queries, truth, metric, args, backends);
     results.push(r);
-    for (const b of backends) plots.push({ name: `pinrec ${b} ${label}`, points: r.backends[b]!.sweep }, { name: `pinrec ${b} 10% allow-set ${label}`, points: r.backends[b]!.filtered });
     return r;
   };
 
@@ -463,7 +433,7 @@ export async function main(argv: string[]): Promise<void> {
     const q = str(args, 'queries');
     if (!q) throw new Error('--data needs --queries');
     const r = await runFiles(args.data, q, str(args, 'groundtruth'), path.basename(args.data).replace(/\.fvecs$/, ''));
-    if (typeof args.anchor === 'string') anchorCmp = compareAnchor(r, args.anchor);
+    if (typeof args.anchor === 'string') { anchorCmp = compareAnchor(r, args.anchor); anchorFor = r.name; }
   }
   if (!modeGiven) {
     const dir = path.join(dataRoot(), 'siftsmall');
@@ -488,20 +458,60 @@ export async function main(argv: string[]): Promise<void> {
     }
     const r = await runDataset(`synthetic-${n}x${dim}`, base, queries, null, metric, args, backends);
     results.push(r);
-    for (const b of backends) plots.push({ name: `pinrec ${b} synthetic ${dim}-d`, points: r.backends[b]!.sweep }, { name: `pinrec ${b} 10% allow-set ${dim}-d`, points: r.backends[b]!.filtered });
-    if (typeof args.anchor === 'string' && !args.data) anchorCmp = compareAnchor(r, args.anchor);
+    if (typeof args.anchor === 'string' && !args.data) { anchorCmp = compareAnchor(r, args.anchor); anchorFor = r.name; }
   }
   let mips: unknown = null;
   if (args.mips || !modeGiven) mips = await runMips(args, quick || !modeGiven, backends);
 
-  if (anchorCmp && typeof anchorCmp === 'object' && 'anchorSweeps' in anchorCmp) {
-    const hs = (anchorCmp as { anchorSweeps: { recall: number; qps_best: number }[] }).anchorSweeps;
-    plots.push({ name: 'Python hnswlib (anchor)', points: hs.map((h) => ({ recall: h.recall, qps: h.qps_best })) });
+  const anchorSweeps = anchorCmp && typeof anchorCmp === 'object' && 'anchorSweeps' in anchorCmp
+    ? (anchorCmp as { anchorSweeps: { ef: number; recall: number; qps_best: number }[] }).anchorSweeps : [];
+  plotAnn(results as Awaited<ReturnType<typeof runDataset>>[], mips as Awaited<ReturnType<typeof runMips>> | null, anchorFor ? { dataset: anchorFor, sweeps: anchorSweeps } : undefined);
+  await report('ann', args, { quick, backends, usearchQuantization, datasets: results, mips, anchor: anchorCmp, skipped });
+}
+
+const LIBRARY: Record<Backend, string> = { hnsw: 'HnswIndex (hnswlib-node)', usearch: 'UsearchIndex (usearch)' };
+
+/** Recall against QPS per dataset (and MIPS), build time and memory per vector, for every backend that ran. */
+function plotAnn(datasets: Awaited<ReturnType<typeof runDataset>>[], mips: Awaited<ReturnType<typeof runMips>> | null, anchor?: { dataset: string; sweeps: { ef: number; recall: number; qps_best: number }[] }): void {
+  const lib = (b: Backend) => `${LIBRARY[b]}${b === 'usearch' && usearchQuantization !== 'f32' ? ` ${usearchQuantization}` : ''}`;
+  for (const d of datasets) {
+    const pts: Row[] = [];
+    for (const [b, run] of Object.entries(d.backends) as [Backend, BackendRun][]) {
+      for (const s of run.sweep) pts.push({ library: lib(b), search: 'all items', recall: s.recall, qps: s.qps, ef: s.ef });
+      for (const s of run.filtered) pts.push({ library: lib(b), search: '10% allow-set filter', recall: s.recall, qps: s.qps, ef: s.ef });
+    }
+    if (anchor && anchor.dataset === d.name) for (const h of anchor.sweeps) pts.push({ library: 'Python hnswlib (anchor)', search: 'all items', recall: h.recall, qps: h.qps_best, ef: h.ef });
+    addPlot(`recall-qps-${d.name}`, `${d.name}: recall@${d.k} against single-thread QPS`, lineChart(pts, {
+      title: `${d.name}: recall@${d.k} against queries per second (one thread)`,
+      subtitle: `n = ${d.n.toLocaleString('en-US')}, dim ${d.dim}, ${d.metric}, M ${d.M}, efConstruction ${d.efConstruction}; one point per ef; up and right is better`,
+      x: { field: 'recall', title: `recall@${d.k}` }, y: { field: 'qps', title: 'queries per second (log)', log: true }, color: 'library', dash: 'search',
+    }));
   }
-  const out = report('ann', args, { quick, backends, usearchQuantization, datasets: results, mips, anchor: anchorCmp, skipped });
-  if (plots.length > 0) {
-    const svg = out.replace(/\.json$/, '') + '.svg';
-    writeFileSync(svg, svgPlot(plots, 'recall@10 vs single-thread QPS (M=16, efC=200)'));
-    console.log(`wrote ${svg}`);
+  if (mips) {
+    const pts: Row[] = [];
+    for (const [b, run] of Object.entries(mips.backends) as [Backend, { sweep: Record<string, number>[] }][]) for (const s of run.sweep) pts.push({ library: lib(b), recall: s.recallAt20, qps: s.qps });
+    addPlot('mips-recall-qps', 'MIPS over CF factors: recall@20 against QPS', lineChart(pts, {
+      title: `MIPS: recall@${mips.k} against queries per second`, subtitle: `${mips.n.toLocaleString('en-US')} items × ${mips.dim} factors, inner product, one query at a time; exact scan ${mips.exactMsPerUser} ms/user`,
+      x: { field: 'recall', title: `recall@${mips.k}` }, y: { field: 'qps', title: 'queries per second (log)', log: true }, color: 'library',
+    }));
+  }
+  const builds: Row[] = [];
+  const memory: Row[] = [];
+  for (const d of datasets) {
+    for (const [b, run] of Object.entries(d.backends) as [Backend, BackendRun][]) {
+      const label = `${d.name} · ${b}`;
+      builds.push({ label, threads: '1 thread', seconds: run.buildS });
+      if (run.buildNThreadsS !== null) builds.push({ label, threads: `${run.buildThreads} threads`, seconds: run.buildNThreadsS });
+      memory.push({ label, ...run.memory });
+    }
+  }
+  if (builds.length) {
+    addPlot('build-seconds', 'Index build time per dataset and backend', barChart(builds, {
+      title: 'Index build time', subtitle: 'hnswlib-node builds on one thread only', category: { field: 'label', title: '' }, value: { field: 'seconds', title: 'seconds' }, color: 'threads',
+    }));
+    addPlot('memory', 'Memory per vector per dataset and backend', barChart(
+      melt(memory, { columns: { 'RSS growth': 'rssDeltaBytesPerVector', 'formula': 'formulaBytesPerVector', 'saved file': 'savedFileBytesPerVector' }, keep: ['label'], key: 'measure' }),
+      { title: 'Bytes per vector', subtitle: 'RSS growth while building, the library\'s own formula, the saved index file', category: { field: 'label', title: '' }, value: { field: 'value', title: 'bytes per vector' }, color: 'measure' },
+    ));
   }
 }

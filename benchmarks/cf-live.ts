@@ -31,6 +31,7 @@ import {
 import { Rng } from '../src/core/rng.js';
 import { PinTrafficGenerator, interactionsFromTraffic, type ScenarioName } from '../src/workload/index.js';
 import { dataRoot, num, parseArgs, printTable, report, since, str, type Args } from './lib.js';
+import { addPlot, barChart, dotChart, lineChart, melt, PERCENTILE_COLORS, recordTable, type Row } from './report.js';
 
 interface Dataset { name: string; file?: string; factors: number; log?: InteractionLog<string, string> }
 
@@ -103,7 +104,47 @@ export async function live(args: Args): Promise<void> {
   if (sections.includes('replay')) result.replay = await replaySection(sets, quick);
   if (sections.includes('traffic')) result.traffic = trafficSection(quick ? 60_000 : num(args, 'traffic-interactions', 2_000_000), quick);
   if (sections.includes('updates')) result.updates = updatesSection(quick ? 50_000 : num(args, 'pins', 1_000_000), quick ? 3000 : num(args, 'events', 20_000));
-  report('cf-live', args, result);
+  plotLive(result);
+  await report('cf-live', args, result);
+}
+
+/** One plot per section that ran. */
+function plotLive(result: Record<string, unknown>): void {
+  const order = result.order as Row[] | undefined;
+  if (order?.length) {
+    addPlot('order', 'Plain against order-aware scoring', barChart(
+      melt(order.map((r) => ({ ...r, label: `${r.dataset} · ${r.order === 'auto' ? 'order-aware (auto)' : 'plain'}` })), { columns: { 'HR@10': 'hr10', 'NDCG@10': 'ndcg10' }, keep: ['label'], key: 'metric' }),
+      { title: 'Plain (order off) against order-aware scoring (auto)', subtitle: 'leave-last-out, full ranking', category: { field: 'label', title: '' }, value: { field: 'value', title: '' }, color: 'metric' },
+    ));
+  }
+  const pop = result.popularity as Row[] | undefined;
+  if (pop?.length) {
+    addPlot('popularity', 'Popularity penalty: hit rate, coverage and Gini', lineChart(
+      melt(pop, { columns: { 'HR@10': 'hr10', 'coverage@10': 'coverage10', 'Gini@10': 'gini10' }, keep: ['dataset', 'alpha'], key: 'metric' }),
+      { title: 'Popularity penalty α: HR@10, catalogue coverage and Gini of recommendation counts', x: { field: 'alpha', title: 'popularity penalty α' }, y: { field: 'value', title: '' }, color: 'metric', dash: 'dataset' },
+    ));
+  }
+  const replay = (result.replay as Row[] | undefined)?.filter((r) => typeof r.round === 'number');
+  if (replay?.length) {
+    addPlot('replay', 'HR@10 of the next event while events stream in', lineChart(
+      melt(replay, { columns: { 'static model': 'hrStatic', 'update() per event': 'hrUpdated' }, keep: ['dataset', 'eventsStreamed'], key: 'model' }),
+      { title: "HR@10 of each user's next event while events stream in (no refit)", x: { field: 'eventsStreamed', title: 'events streamed' }, y: { field: 'value', title: 'HR@10' }, color: 'model', dash: 'dataset' },
+    ));
+  }
+  const traffic = result.traffic as Row[] | undefined;
+  if (traffic?.length) {
+    addPlot('traffic', 'CF on generated traffic', barChart(
+      melt(traffic.map((r) => ({ ...r, label: `${r.scenario} · ${r.order === 'auto' ? 'order-aware' : 'plain'}` })), { columns: { 'HR@10': 'hr10', 'NDCG@10': 'ndcg10' }, keep: ['label'], key: 'metric' }),
+      { title: 'CF on generated traffic (leave-last-out by time)', category: { field: 'label', title: '' }, value: { field: 'value', title: '' }, color: 'metric' },
+    ));
+  }
+  const upd = result.updates as Row | undefined;
+  if (upd) {
+    addPlot('update-latency', 'update() cost per event', dotChart(
+      melt([{ ...upd, what: 'update(), one event' }], { columns: { p50: 'p50Ms', mean: 'meanMs', p99: 'p99Ms', max: 'maxMs' }, keep: ['what'], key: 'statistic' }),
+      { title: `update() per event, ${Number(upd.pins).toLocaleString('en-US')} pins`, subtitle: String(upd.kinds ?? ''), category: { field: 'what', title: '' }, value: { field: 'value', title: 'ms per event (log)', log: true }, color: 'statistic', colors: [PERCENTILE_COLORS[0], '#999999', PERCENTILE_COLORS[2], PERCENTILE_COLORS[4]] },
+    ));
+  }
 }
 
 async function orderSection(sets: Dataset[], maxUsers?: number): Promise<Record<string, unknown>[]> {
@@ -318,5 +359,6 @@ function trafficSection(target: number, quick: boolean): Record<string, unknown>
       printTable([rows[rows.length - 1]]);
     }
   }
+  recordTable(rows, 'CF on generated traffic (leave-last-out by time): order-aware against plain scoring');
   return rows;
 }

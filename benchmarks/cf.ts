@@ -24,9 +24,8 @@ import {
 } from '../src/cf/index.js';
 import { live } from './cf-live.js';
 import { nativeInfo, type KernelChoice } from '../src/native/index.js';
-import { dataRoot, num, nums, parseArgs, peakRssMb, printTable, report, since, stats, str, type Args } from './lib.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
+import { benchFile, dataRoot, num, nums, parseArgs, peakRssMb, printTable, report, runnerArgs, since, stats, str, type Args } from './lib.js';
+import { addPlot, barChart, dotChart, lineChart, melt, PERCENTILE_COLORS, type Row } from './report.js';
 
 export async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, ['synthetic', 'anchor', 'latency', 'synthetic-matrix', 'help', 'demo', 'live']);
@@ -36,7 +35,9 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (typeof args['synthetic-one'] === 'string') return syntheticOne(args);
   if (args.synthetic) {
-    report('cf-synthetic', args, { mode: 'synthetic', results: await syntheticCurve(args) });
+    const results = await syntheticCurve(args);
+    plotScale(results);
+    await report('cf-synthetic', args, { mode: 'synthetic', results });
     return;
   }
   if (args.anchor) return anchorCompare(args);
@@ -64,7 +65,8 @@ async function quality(args: Args): Promise<void> {
   if (!file) {
     console.log(`SKIPPED cf quality: no --data given and ${path.join(dataRoot(), 'amazon-sports')} is missing (set PINREC_DATA).`);
     const synthetic = quick ? await syntheticCurve({ ...args, nnz: '200000' }) : undefined;
-    report('cf', args, { mode: 'quality', skipped: 'dataset missing', synthetic });
+    if (synthetic) plotScale(synthetic);
+    await report('cf', args, { mode: 'quality', skipped: 'dataset missing', synthetic });
     return;
   }
   const format = str(args, 'format') ?? (file.endsWith('.csv') ? 'ratings-csv' : file.endsWith('.arrow') ? 'arrow' : 'seq');
@@ -106,7 +108,38 @@ async function quality(args: Args): Promise<void> {
   printTable(rows, `cf quality (leave-last-out, full ranking; load+split ${loadSeconds.toFixed(2)} s)`);
   // --quick also runs a small point of the synthetic fit-time curve (reported under `synthetic`)
   const synthetic = quick ? await syntheticCurve({ ...args, nnz: '200000' }) : undefined;
-  report('cf', args, { mode: 'quality', dataset: path.basename(file), loadSeconds, results: rows, synthetic });
+  plotQuality(rows, path.basename(file));
+  if (synthetic) plotScale(synthetic);
+  await report('cf', args, { mode: 'quality', dataset: path.basename(file), loadSeconds, results: rows, synthetic });
+}
+
+/** Quality against factors, one line per scoring (and λ, kernels when several), HR@10 solid and NDCG@10 dashed. */
+function plotQuality(rows: Row[], dataset: string): void {
+  const multiKernels = new Set(rows.map((r) => r.kernels)).size > 1;
+  const labelled = rows.map((r) => ({
+    ...r,
+    model: [r.scoring, r.lambda !== undefined ? `λ ${r.lambda}` : '', multiKernels ? String(r.kernels) : ''].filter(Boolean).join(' '),
+  }));
+  addPlot('quality-factors', `Quality against factors (${dataset}, leave-last-out, full ranking)`, lineChart(
+    melt(labelled, { columns: { 'HR@10': 'hr10', 'NDCG@10': 'ndcg10' }, keep: ['model', 'factors'], key: 'metric' }),
+    { title: 'HR@10 and NDCG@10 against factors', subtitle: dataset, x: { field: 'factors', title: 'factors (k)' }, y: { field: 'value', title: 'HR@10 (solid), NDCG@10 (dashed)' }, color: { field: 'model', title: 'scoring' }, dash: 'metric' },
+  ));
+  addPlot('fit-seconds', `Fit time against factors (${dataset})`, lineChart(labelled, {
+    title: 'Fit time against factors', subtitle: dataset, x: { field: 'factors', title: 'factors (k)' }, y: { field: 'fitSeconds', title: 'fit seconds', zero: true }, color: { field: 'model', title: 'scoring' },
+  }));
+}
+
+/** The synthetic scale curve: fit time and peak RSS against non-zeros (log–log). */
+function plotScale(rows: Row[]): void {
+  const data = rows.map((r) => ({ ...r, fit: 'PureSVD fit', series: `${r.factors} factors` }));
+  addPlot('scale-fit-seconds', 'Fit time against non-zeros (synthetic, fresh process per size)', lineChart(data, {
+    title: 'Fit time against non-zeros', subtitle: 'synthetic power-law interactions, PureSVD fit, one process per size',
+    x: { field: 'nnz', title: 'non-zeros', log: true, format: '~s' }, y: { field: 'fitSeconds', title: 'fit seconds', log: true }, color: { field: 'series', title: '' },
+  }));
+  addPlot('scale-peak-rss', 'Peak RSS against non-zeros (synthetic)', lineChart(data, {
+    title: 'Peak RSS against non-zeros', subtitle: 'whole process, after building the matrix and fitting',
+    x: { field: 'nnz', title: 'non-zeros', log: true, format: '~s' }, y: { field: 'peakRssMb', title: 'peak RSS (MB)', log: true }, color: { field: 'series', title: '' },
+  }));
 }
 
 /** Fit-time and memory curve over growing synthetic matrices, each size in a fresh process (clean peak RSS). */
@@ -115,7 +148,7 @@ async function syntheticCurve(args: Args): Promise<Record<string, unknown>[]> {
   const factors = num(args, 'factors', 64);
   const rows: Record<string, unknown>[] = [];
   for (const nnz of sizes) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'run.ts'), 'cf', '--synthetic-one', String(nnz), '--factors', String(factors)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const r = spawnSync(process.execPath, [...runnerArgs(), 'cf', '--synthetic-one', String(nnz), '--factors', String(factors)], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (r.status !== 0) throw new Error(`synthetic run for nnz=${nnz} failed:\n${r.stderr}`);
     rows.push(JSON.parse(r.stdout.trim().split('\n').pop()!));
   }
@@ -167,7 +200,7 @@ async function anchorCompare(args: Args): Promise<void> {
   writeFileSync(mfile, lines.join('\n') + '\n');
   const rows: Record<string, unknown>[] = [];
   for (const k of ks) {
-    const py = spawnSync(python, [path.join(here, 'anchors', 'svd_compare.py'), mfile, String(k), String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const py = spawnSync(python, [benchFile('anchors/svd_compare.py'), mfile, String(k), String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 26 });
     if (py.status !== 0) {
       console.log(`SKIPPED anchor comparison: ${python} could not run scikit-learn/scipy (${(py.stderr || py.error?.message || '').trim().split('\n').pop()})`);
       break;
@@ -215,7 +248,14 @@ async function anchorCompare(args: Args): Promise<void> {
   }
   if (matched.length > 0) printTable(matched, 'at matched accuracy (every top-64 singular value within 1% of svds): fastest of each side');
   printTable(rows, `truncated SVD side by side (best of ${repeats}; vsFastest = our seconds / faster of sklearn randomized_svd(n_iter=5) and scipy svds)`);
-  report('cf-anchor', args, { mode: 'anchor', results: rows, matched });
+  addPlot('svd-seconds', 'Truncated SVD time per method', barChart(rows.map((r) => ({ ...r, kLabel: `k = ${r.k}` })), {
+    title: `Truncated SVD time (${name}, best of ${repeats})`, category: { field: 'method', title: '' }, value: { field: 'seconds', title: 'seconds' }, color: { field: 'kLabel', title: 'rank' },
+  }));
+  addPlot('svd-accuracy', 'Largest relative error of the top singular values per method', dotChart(rows.filter((r) => (r.maxRelErrTop64 as number) > 0).map((r) => ({ ...r, kLabel: `k = ${r.k}` })), {
+    title: 'Largest relative error of the top-64 singular values vs scipy svds', subtitle: 'svds itself (error 0) is left out; log scale',
+    category: { field: 'method', title: '' }, value: { field: 'maxRelErrTop64', title: 'max relative error', log: true }, color: { field: 'kLabel', title: 'rank' },
+  }));
+  await report('cf-anchor', args, { mode: 'anchor', results: rows, matched });
 }
 
 /**
@@ -250,7 +290,7 @@ async function latency(args: Args): Promise<void> {
     rows.push({ kernels: model.kernels.scoring, pins: X.nItems, users: X.nUsers, factors, fitSeconds, recommendMsMedian: st.median, recommendMsP90: st.p90, recommendMsP99: st.p99, recommendMsMean: st.mean, spread: st.spread, calls: st.samples, effectiveGBs: gbs, peakRssMb: peakRssMb() });
   }
   const python = str(args, 'python', '/usr/bin/python3');
-  const py = spawnSync(python, [path.join(here, 'anchors', 'topk_compare.py'), String(X.nItems), String(factors), '20', String(args.quick ? 10 : 50)], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  const py = spawnSync(python, [benchFile('anchors/topk_compare.py'), String(X.nItems), String(factors), '20', String(args.quick ? 10 : 50)], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
   let anchor: { msMedian: number; sgemvMsMedian: number; readGBs: number; numpy: string } | undefined;
   if (py.status === 0) {
     anchor = JSON.parse(py.stdout.trim().split('\n').pop()!);
@@ -258,7 +298,12 @@ async function latency(args: Args): Promise<void> {
     rows.push({ kernels: `numpy ${anchor!.numpy} sgemv + argpartition`, pins: X.nItems, factors, recommendMsMedian: anchor!.msMedian, effectiveGBs: (factors * X.nItems * 4) / (anchor!.sgemvMsMedian / 1000) / 1e9, vsNumpy: 1 });
   } else console.log(`SKIPPED numpy anchor: ${python} could not run numpy (${(py.stderr || py.error?.message || '').trim().split('\n').pop()})`);
   printTable(rows, `recommend latency (brute force over every pin, top 20, one thread; effectiveGBs = k·pins·4 bytes / median; machine read bandwidth ${anchor ? anchor.readGBs.toFixed(1) + ' GB/s (BLAS sdot, one thread)' : 'not measured'})`);
-  report('cf-latency', args, { mode: 'latency', results: rows, machineReadGBs: anchor?.readGBs });
+  addPlot('recommend-latency', 'recommend() latency per kernel path', dotChart(
+    melt(rows, { columns: { p50: 'recommendMsMedian', p90: 'recommendMsP90', p99: 'recommendMsP99' }, keep: ['kernels'], key: 'percentile' }),
+    { title: `recommend() latency, top 20 over ${X.nItems.toLocaleString('en-US')} pins × ${factors} factors`, subtitle: 'one thread; numpy: median only',
+      category: { field: 'kernels', title: '' }, value: { field: 'value', title: 'ms per call', log: true }, color: 'percentile', colors: PERCENTILE_COLORS },
+  ));
+  await report('cf-latency', args, { mode: 'latency', results: rows, machineReadGBs: anchor?.readGBs });
 }
 
 /** The README's demo: fit and evaluate on a seeded synthetic catalogue (or --data), then recommend for one user. */
@@ -284,5 +329,8 @@ async function demo(args: Args): Promise<void> {
   const user = best!.userIds()[0];
   const rec = best!.recommend(user, { n: 5 });
   console.log(`\ntop 5 pins for user ${String(user)} (ease): ${rec.ids.map((id, i) => `${String(id)} (${rec.scores[i].toFixed(3)})`).join(', ')}`);
-  report('cf-demo', args, { mode: 'demo', dataset: file ?? 'synthetic', results: rows });
+  addPlot('quality', 'Leave-last-out quality per scoring', barChart(melt(rows, { columns: { 'HR@10': 'hr10', 'NDCG@10': 'ndcg10', 'MRR': 'mrr', 'coverage@10': 'coverage10' }, keep: ['scoring'], key: 'metric' }), {
+    title: 'Leave-last-out evaluation', subtitle: file ? path.basename(file) : 'seeded synthetic catalogue', category: 'metric', value: { field: 'value', title: '' }, color: 'scoring',
+  }));
+  await report('cf-demo', args, { mode: 'demo', dataset: file ?? 'synthetic', results: rows });
 }

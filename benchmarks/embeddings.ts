@@ -13,8 +13,12 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+// tfjs-core only (the full @tensorflow/tfjs bundle is not a dependency): the ops used here are all in core, called
+// as functions (tfjs-core's Node build registers no chained ops such as `t.mul`); the backend comes from the
+// library's initBackend (wasm, else the CPU backend), called before the first op
+import * as tf from '@tensorflow/tfjs-core';
 import { dataRoot, num, nums, parseArgs, printTable, report, str, type Args, readLabels, type LabelledImages as Dataset } from './lib.js';
+import { addPlot, barChart, lineChart, melt, type Row } from './report.js';
 import {
   loadEmbedder, decodeImage, resolveDecodeOptions, retrievalAtK, PcaProjection, powerNormalize, l2NormalizeRows,
   MODELS, initBackend, type Embedder, type LoadEmbedderOptions,
@@ -59,8 +63,8 @@ function retrievalFast(vectors: Float32Array, dim: number, labels: string[], k: 
     const idx = tf.tidy(() => {
       const Q = tf.gather(X, tf.tensor1d(blk, 'int32'));
       let sims = tf.matMul(Q, X, false, true);
-      const self = tf.oneHot(tf.tensor1d(blk, 'int32'), n).mul(-1e9);
-      sims = sims.add(self);
+      const self = tf.mul(tf.oneHot(tf.tensor1d(blk, 'int32'), n), -1e9);
+      sims = tf.add(sims, self);
       return tf.topk(sims, k).indices;
     });
     const top = idx.dataSync();
@@ -136,7 +140,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (skips.length) {
     for (const s of skips) log(`SKIPPED embeddings benchmark — ${s}`);
-    report('embeddings', args, { ...result, skipped: skips });
+    await report('embeddings', args, { ...result, skipped: skips });
     return;
   }
   const base: LoadEmbedderOptions = { model: modelName, ...(bundled ? {} : { modelDir }), download: false, fallback: false };
@@ -218,6 +222,9 @@ export async function main(argv: string[]): Promise<void> {
 
   // ---------- quality ----------
   if (sections.includes('quality')) {
+    // the similarity matrices below run on this thread's TF.js engine: make sure it has a backend (the embedders
+    // may run in worker threads, and features may come from the cache without any embedder)
+    await initBackend();
     const k = quick ? 3 : 10;
     const idxAll = quick ? firstPerLabel(ds.labels, 4).filter((i) => ['Leopards', 'airplanes', 'ketch', 'sunflower', 'grand_piano'].includes(ds.labels[i])) : rng(ds.paths.length);
     const paths = idxAll.map((i) => ds.paths[i]);
@@ -313,8 +320,8 @@ export async function main(argv: string[]): Promise<void> {
         const sims = tf.matMul(X, X, false, true);
         const { values, indices } = tf.topk(sims, nQe);
         const w = tf.pow(tf.relu(values), alpha);
-        const g = tf.gather(X, indices.reshape([-1])).reshape([m, nQe, dim]);
-        return tf.sum(tf.mul(g, w.expandDims(2)), 1);
+        const g = tf.reshape(tf.gather(X, tf.reshape(indices, [-1])), [m, nQe, dim]);
+        return tf.sum(tf.mul(g, tf.expandDims(w, 2)), 1);
       });
       const r = out.dataSync() as Float32Array;
       X.dispose(); out.dispose();
@@ -372,5 +379,36 @@ export async function main(argv: string[]): Promise<void> {
     result.memory = { total, series };
   }
 
-  report('embeddings', args, result);
+  plotEmbeddings(result, modelName);
+  await report('embeddings', args, result);
+}
+
+/** Throughput against batch size and against workers, retrieval quality per option, memory over images. */
+function plotEmbeddings(result: Record<string, unknown>, modelName: string): void {
+  const tp = result.throughput as { decodeOnlyImgPerS: number; rows: Row[] } | undefined;
+  if (tp?.rows.length) {
+    const rows: Row[] = tp.rows.map((r) => ({ ...r, workersLabel: `${r.workers} worker${r.workers === 1 ? '' : 's'}${r.fused ? '' : ' (not fused)'}`, batchLabel: `batch ${r.batch}${r.fused ? '' : ' (not fused)'}` }));
+    const sub = `${modelName}, decode + inference, ${String(rows[0].backend)}; decode alone ${tp.decodeOnlyImgPerS.toFixed(0)} img/s`;
+    addPlot('throughput-batch', 'Throughput against batch size', lineChart(rows, {
+      title: 'Images per second against batch size', subtitle: sub, x: { field: 'batch', title: 'batch size' }, y: { field: 'img/s', title: 'images per second', zero: true }, color: { field: 'workersLabel', title: '' },
+    }));
+    addPlot('throughput-workers', 'Throughput against worker threads', lineChart(rows, {
+      title: 'Images per second against worker threads', subtitle: sub + '; 0 workers = the calling thread', x: { field: 'workers', title: 'worker threads', type: 'ordinal' }, y: { field: 'img/s', title: 'images per second', zero: true }, color: { field: 'batchLabel', title: '' },
+    }));
+  }
+  const q = result.quality as { k: number; rows: Row[]; images: number; categories: number } | undefined;
+  if (q?.rows.length) {
+    const k = q.k;
+    addPlot('quality', 'Retrieval by label per option', barChart(
+      melt(q.rows.map((r) => ({ ...r, label: `${r.variant} · ${r.options}` })), { columns: { [`P@${k} first15`]: `P@${k} first15`, [`mAP@${k} first15`]: `mAP@${k} first15`, [`P@${k} all`]: `P@${k} all`, [`mAP@${k} all`]: `mAP@${k} all` }, keep: ['label'], key: 'metric' }),
+      { title: `Retrieval by label, P@${k} and mAP@${k}`, subtitle: `${q.images} images, ${q.categories} categories, cosine, query excluded`, category: { field: 'label', title: '' }, value: { field: 'value', title: '' }, color: 'metric' },
+    ));
+  }
+  const m = result.memory as { total: number; series: Row[] } | undefined;
+  if (m?.series.length) {
+    addPlot('memory', 'Memory over images embedded', lineChart(melt(m.series, { columns: { 'RSS (MB)': 'rssMb', 'JS heap (MB)': 'heapMb' }, keep: ['images'], key: 'measure' }), {
+      title: `Memory while embedding ${m.total.toLocaleString('en-US')} images`, subtitle: 'the whole process, worker threads included; flat is good',
+      x: { field: 'images', title: 'images embedded' }, y: { field: 'value', title: 'MB', zero: true }, color: 'measure',
+    }));
+  }
 }

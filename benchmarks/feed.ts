@@ -22,7 +22,11 @@ import { applyCaps, checkCaps, diversityMetrics, type Groupable } from '../src/d
 import {
   ArrowPinMetadata, BruteForceSearcher, CfCandidateSource, FeedGenerator, InMemoryPinMetadata, PopularSource, VisualNeighborsSource, type PopularPin,
 } from '../src/ranking/index.js';
-import { dataRoot, num, parseArgs, peakRssMb, printTable, report, since, stats, str } from './lib.js';
+import { dataRoot, num, parseArgs, peakRssMb, printTable, quantile, report, since, stats, str } from './lib.js';
+import { addPlot, dotChart, lineChart, melt, PERCENTILE_COLORS } from './report.js';
+
+/** The 99.9th percentile of `xs` (the same interpolation as stats()). */
+const p999 = (xs: number[]) => quantile(Float64Array.from(xs).sort(), 0.999);
 
 const FACTORS = 64;
 const EMB = 256;
@@ -211,10 +215,10 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   const st = stats(samples);
-  const rows = [{ stage: 'whole feed (3 sources → 100)', median_ms: st.median, p90_ms: st.p90, p99_ms: st.p99, max_ms: st.max, mean_ms: st.mean, spread: st.spread, samples: st.samples }];
+  const rows = [{ stage: 'whole feed (3 sources → 100)', median_ms: st.median, p90_ms: st.p90, p99_ms: st.p99, p999_ms: p999(samples), max_ms: st.max, mean_ms: st.mean, spread: st.spread, samples: st.samples }];
   for (const [name, ms] of perSource) {
     const s = stats(ms);
-    rows.push({ stage: `  source ${name}`, median_ms: s.median, p90_ms: s.p90, p99_ms: s.p99, max_ms: s.max, mean_ms: s.mean, spread: s.spread, samples: s.samples });
+    rows.push({ stage: `  source ${name}`, median_ms: s.median, p90_ms: s.p90, p99_ms: s.p99, p999_ms: p999(ms), max_ms: s.max, mean_ms: s.mean, spread: s.spread, samples: s.samples });
   }
   printTable(rows, `feed for one user: ${n.toLocaleString('en-US')} pins, ${FACTORS} factors, ${EMB}-d embeddings (one core, ${runs} feeds over ${users.length} users)`);
   const statusText = [...statuses].map(([name, m]) => `${name}: ${[...m].map(([k, v]) => `${k} ${v}`).join(', ')}`).join('; ');
@@ -251,7 +255,15 @@ export async function main(argv: string[]): Promise<void> {
   printTable(cfRows, `CF top-500 over ${n.toLocaleString('en-US')} × ${FACTORS} factors, ${checkUsers.length} users`);
   const target = st.p99 <= 10;
   console.log(`target p99 <= 10 ms: ${target ? 'met' : 'NOT met'} (${st.p99.toFixed(2)} ms); index build ${cfb.cached ? 'cached' : `${cfb.seconds.toFixed(1)} s`} (cf), ${visb.cached ? 'cached' : `${visb.seconds.toFixed(1)} s`} (visual); catalogue ${catalogueSeconds.toFixed(1)} s, metadata ${setupSeconds.toFixed(1)} s; peak RSS ${peakRssMb()} MB`);
-  report('feed', args, {
+  addPlot('latency', 'Feed latency percentiles, whole feed and per source', dotChart(
+    melt(rows.map((r) => ({ ...r, stage: r.stage.trim() })), { columns: { p50: 'median_ms', p90: 'p90_ms', p99: 'p99_ms', 'p99.9': 'p999_ms', max: 'max_ms' }, keep: ['stage'], key: 'percentile' }),
+    { title: `Feed latency, ${n.toLocaleString('en-US')} pins (one core, ${runs} feeds)`, subtitle: `p99.9 of ${runs} samples is close to the maximum; target p99 ≤ 10 ms`, category: { field: 'stage', title: '' }, value: { field: 'value', title: 'ms (log)', log: true }, color: 'percentile', colors: PERCENTILE_COLORS },
+  ));
+  addPlot('diversity', 'Diversity of the feeds by cutoff', lineChart(
+    melt(div, { columns: { 'largest category share': 'meanMaxCategoryShare', 'largest creator share': 'meanMaxCreatorShare' }, keep: ['cutoff'], key: 'measure' }),
+    { title: 'Diversity of the feeds: mean largest share in the first N items', x: { field: 'cutoff', title: 'first N items' }, y: { field: 'value', title: 'share', zero: true }, color: 'measure' },
+  ));
+  await report('feed', args, {
     params: { n, runs, users: users.length, seed, quick, factors: FACTORS, embeddingDim: EMB },
     rows, sources: Object.fromEntries([...statuses].map(([k, m]) => [k, Object.fromEntries(m)])), capsBroken, diversity: div, cf: cfRows,
     build: { cf: { seconds: cfb.seconds, cached: cfb.cached }, visual: { seconds: visb.seconds, cached: visb.cached } }, peakRssMb: peakRssMb(),
@@ -276,7 +288,7 @@ async function amazonMain(args: Record<string, string | boolean>): Promise<void>
   const attrFile = path.join(dir, 'Sports_and_Outdoors_item2attributes.json');
   if (!existsSync(seqFile) || !existsSync(attrFile)) {
     console.log(`amazon mode skipped: ${seqFile} or ${attrFile} not found (set PINREC_DATA)`);
-    report('feed', args, { mode: 'amazon', skipped: `dataset not found under ${dir}` });
+    await report('feed', args, { mode: 'amazon', skipped: `dataset not found under ${dir}` });
     return;
   }
   const cf = await import('../src/cf/index.js');
@@ -397,5 +409,14 @@ async function amazonMain(args: Record<string, string | boolean>): Promise<void>
   console.log('HR@10/NDCG@10 cannot change: the caps leave the first 20 results free. Shares are the mean over users of the largest share.');
   const fs = stats(feedMs);
   console.log(`fit ${fitSeconds.toFixed(1)} s, evaluation ${evalSeconds.toFixed(1)} s; feed pipeline (fit + index + ${u} feeds) ${feedSeconds.toFixed(1)} s, per feed median ${fs.median.toFixed(2)} ms, p99 ${fs.p99.toFixed(2)} ms; peak RSS ${peakRssMb()} MB`);
-  report('feed', args, { mode: 'amazon', params: { factors, users: u, candidatesPerUser, quick, scoring: model.options.scoring }, rows, fitSeconds, evalSeconds, feedSeconds, feedMs: fs, peakRssMb: peakRssMb() });
+  addPlot('category-share', 'Largest category share by cutoff, before and after the caps', lineChart(
+    melt(rows.filter((r) => r['cat share@100'] !== undefined), { columns: { '20': 'cat share@20', '50': 'cat share@50', '100': 'cat share@100' }, keep: ['mapping', 'list'], key: 'cutoff' })
+      .map((r) => ({ ...r, cutoff: Number(r.cutoff) })),
+    { title: 'Largest category share in the first N items (mean over users)', subtitle: 'amazon-sports CF feed, before and after the seed\'s caps', x: { field: 'cutoff', title: 'first N items' }, y: { field: 'value', title: 'share', zero: true }, color: 'mapping', dash: 'list' },
+  ));
+  addPlot('hit-rate', 'HR@10 and HR@100 before and after the caps', dotChart(
+    melt(rows.map((r) => ({ ...r, label: `${r.mapping} · ${r.list}` })), { columns: { 'HR@10': 'HR@10', 'HR@100': 'HR@100', 'NDCG@100': 'NDCG@100' }, keep: ['label'], key: 'metric' }),
+    { title: 'Hit rate before and after the caps', category: { field: 'label', title: '' }, value: { field: 'value', title: '', zero: true }, color: 'metric' },
+  ));
+  await report('feed', args, { mode: 'amazon', params: { factors, users: u, candidatesPerUser, quick, scoring: model.options.scoring }, rows, fitSeconds, evalSeconds, feedSeconds, feedMs: fs, peakRssMb: peakRssMb() });
 }

@@ -56,6 +56,7 @@ import { MemoryStore } from '../src/images/store.js';
 import { Ingestor } from '../src/ingest/ingest.js';
 import { INGEST_STEPS, InMemoryPinRecords, type PinRecord } from '../src/ingest/records.js';
 import { dataRoot, num, parseArgs, printTable, report, since, stats, str, type Args, readLabels, type LabelledImages as Dataset } from './lib.js';
+import { addPlot, barChart, dotChart, lineChart, melt, type Row } from './report.js';
 
 const SECTIONS = ['renditions', 'ingest', 'hostile', 'quality', 'duplicates'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -529,7 +530,51 @@ export async function main(argv: string[]): Promise<void> {
   result.skipped = skipped;
   result.seconds = since(t0);
   log(`images benchmark: ${(result.seconds as number).toFixed(1)} s`);
-  report('images', args, result);
+  plotImages(result);
+  await report('images', args, result);
+}
+
+/** One plot per section that ran (sections skipped for want of data have none). */
+function plotImages(result: Record<string, unknown>): void {
+  const rend = result.renditions as { bytes: Row[]; renditions12mpSeconds: number; sharpDirectSeconds: number } | undefined;
+  if (rend) {
+    const rows = rend.bytes.filter((r) => r.size !== undefined && r.rendition !== 'original');
+    addPlot('rendition-bytes', 'Rendition bytes against direct sharp and a JPEG q90 of the same size', barChart(
+      melt(rows.map((r) => ({ ...r, label: `${r.rendition} ${r.size} (${r.encoding})` })), { columns: { makeRenditions: 'bytes', 'direct sharp': 'directSharpBytes', 'JPEG q90 reference': 'jpegQ90Bytes' }, keep: ['label'], key: 'encoder' }),
+      { title: 'Bytes per rendition of the 12-MP upload', subtitle: `makeRenditions ${rend.renditions12mpSeconds.toFixed(3)} s, direct sharp ${rend.sharpDirectSeconds.toFixed(3)} s (medians)`, category: { field: 'label', title: '' }, value: { field: 'value', title: 'bytes', format: '~s' }, color: 'encoder' },
+    ));
+  }
+  const ingest = result.ingest as { stageMeanMs: Record<string, number>; ingestImagesPerSecond: number; images: number; embedder: string } | undefined;
+  if (ingest) {
+    addPlot('ingest-steps', 'Ingest: mean ms per step', barChart(Object.entries(ingest.stageMeanMs).map(([step, ms]) => ({ step, ms })), {
+      title: `Ingest: mean ms per step (${ingest.ingestImagesPerSecond.toFixed(1)} images/s over ${ingest.images})`, subtitle: `embedder ${ingest.embedder}`, category: { field: 'step', title: '' }, value: { field: 'ms', title: 'mean ms per image' },
+    }));
+  }
+  const hostile = result.hostile as { rows: Row[] } | undefined;
+  if (hostile) {
+    addPlot('hostile', 'Hostile inputs: time to reject', dotChart(hostile.rows.map((r) => ({ ...r, result: r.outcome === 'ImageDecodeError' ? `ImageDecodeError` : String(r.outcome) })), {
+      title: 'Hostile inputs to makeRenditions: time to reject (median of 5)', subtitle: 'target < 100 ms for every listed input', category: { field: 'input', title: '' }, value: { field: 'median ms', title: 'ms (log)', log: true }, color: 'result',
+    }));
+  }
+  const quality = result.quality as { rows: Row[]; images: number } | undefined;
+  if (quality) {
+    addPlot('quality-score', 'Quality score against controlled degradations', barChart(
+      melt(quality.rows, { columns: { 'mean Spearman': 'mean Spearman', 'share ρ ≥ 0.9': 'share ρ ≥ 0.9', 'original wins': 'original wins' }, keep: ['degradation'], key: 'measure' }),
+      { title: `Quality score against degradation level (${quality.images} images)`, subtitle: '1 = the score falls with every step of the degradation', category: { field: 'degradation', title: '' }, value: { field: 'value', title: '' }, color: 'measure' },
+    ));
+  }
+  const dup = result.duplicates as { curve: Row[]; images: number; negativePairs: number } | undefined;
+  if (dup) {
+    const transforms = Object.keys(dup.curve[0] ?? {}).filter((k) => !['threshold', 'recall', 'fpr', 'falseMatchesPerUploadAt1M'].includes(k));
+    addPlot('duplicates-recall', 'Near-duplicate recall by threshold', lineChart(
+      melt(dup.curve, { columns: { 'all copies': 'recall', ...Object.fromEntries(transforms.map((t) => [t, t])) }, keep: ['threshold'], key: 'copy' }),
+      { title: `Near-duplicates: recall of the 64-bit pHash by threshold (${dup.images} images)`, x: { field: 'threshold', title: 'max Hamming distance (bits of 64)' }, y: { field: 'value', title: 'recall', zero: true }, color: 'copy' },
+    ));
+    addPlot('duplicates-fpr', 'Near-duplicate false-positive rate by threshold', lineChart(dup.curve.map((r) => ({ ...r, what: 'distinct images matched' })), {
+      title: 'Near-duplicates: false-positive rate by threshold', subtitle: `${dup.negativePairs.toLocaleString('en-US')} pairs of distinct images; the target is ≤ 0.1 %`,
+      x: { field: 'threshold', title: 'max Hamming distance (bits of 64)' }, y: { field: 'fpr', title: 'false-positive rate', zero: true, format: '.2%' }, color: { field: 'what', title: '' },
+    }));
+  }
 }
 
 export type { Args };

@@ -7,11 +7,22 @@
  * - Without `--json`, tables and logs go to stdout. With `--json`, stdout carries exactly one line — that same
  *   JSON object, written when the benchmark returns — and everything else (tables, logs, library output) goes
  *   to stderr. So `npm run --silent bench -- <name> --json | tail -n 1` is always the result.
+ * - Next to the JSON, {@link report} writes `<out without .json>.html` (the tables printed, the plots, the machine
+ *   record and the command line) and one `<out without .json>-<plot>.svg` per plot registered with
+ *   `addPlot` (benchmarks/report.ts). Without vega / vega-lite (optional peer dependencies) the SVGs are skipped and the
+ *   page says so; the benchmark does not fail for it.
  * - Timing summaries come from {@link stats} (one definition of median / p99 / spread for every benchmark).
  */
 import { cpus, totalmem, platform, release, arch } from 'node:os';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { collected, formatCell, recordTable, resetReport, writeReport } from './report.js';
+
+/** The folder of this file: benchmarks/, or the compiled copy's folder (e.g. dist/bench/benchmarks/). */
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** `.ts` when running from source (through tsx), `.js` when compiled. */
+const EXT = path.extname(fileURLToPath(import.meta.url));
 
 export type Args = Record<string, string | boolean>;
 
@@ -52,6 +63,52 @@ export function nums(args: Args, key: string, def: number[]): number[] {
   return typeof v === 'string' ? v.split(',').map(Number) : def;
 }
 
+/**
+ * The pinrec package root: the nearest folder at or above `from` (default: this file's folder) holding a
+ * package.json whose name is "pinrec"; undefined when there is none.
+ */
+export function packageRoot(from: string = HERE): string | undefined {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    const pj = path.join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: unknown }).name === 'pinrec') return dir;
+      } catch { /* not a readable package.json: keep looking */ }
+    }
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * A file that ships beside the benchmarks (e.g. `anchors/svd_compare.py`): the one in this script's own folder,
+ * else the one in `<package root>/benchmarks/` (a compiled copy under dist/ has only the .js files). When
+ * neither exists, the own-folder path (so the error that follows names it).
+ */
+export function benchFile(rel: string): string {
+  const own = path.join(HERE, rel);
+  if (existsSync(own)) return own;
+  const root = packageRoot();
+  const shipped = root ? path.join(root, 'benchmarks', rel) : undefined;
+  return shipped && existsSync(shipped) ? shipped : own;
+}
+
+/**
+ * Node arguments that run the script `rel` (relative to this folder, without its extension, e.g.
+ * `'../examples/feed-service/src/main'`): its `.ts` through tsx from source, its `.js` when compiled.
+ */
+export function scriptArgs(rel: string): string[] {
+  const file = path.join(HERE, `${rel}${EXT}`);
+  return EXT === '.ts' ? ['--import', 'tsx', file] : [file];
+}
+
+/**
+ * Node arguments that start a benchmark in a fresh process: `['--import', 'tsx', '<dir>/run.ts']` from source,
+ * `['<dir>/run.js']` compiled. Append the benchmark name and its options.
+ */
+export function runnerArgs(): string[] {
+  return scriptArgs('run');
+}
+
 /** Where shared datasets live: $PINREC_DATA or ../shared/datasets. */
 export function dataRoot(): string {
   return process.env.PINREC_DATA ?? path.resolve(process.cwd(), '../shared/datasets');
@@ -70,25 +127,18 @@ export function machine() {
   };
 }
 
-/** Print an aligned table. */
+/** Print an aligned table (and record it for the run's HTML page). */
 export function printTable(rows: Record<string, unknown>[], title?: string): void {
+  recordTable(rows, title);
   if (title) console.log(`\n${title}`);
   if (rows.length === 0) { console.log('(no rows)'); return; }
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const cell = (v: unknown) => (typeof v === 'number' ? fmt(v) : v === undefined ? '' : String(v));
+  const cell = formatCell;
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]) => '| ' + vals.map((v, i) => v.padEnd(widths[i])).join(' | ') + ' |';
   console.log(line(cols));
   console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
   for (const r of rows) console.log(line(cols.map((c) => cell(r[c]))));
-}
-
-function fmt(v: number): string {
-  if (Number.isInteger(v)) return v.toLocaleString('en-US');
-  const a = Math.abs(v);
-  if (a >= 100) return v.toFixed(1);
-  if (a >= 1) return v.toFixed(3);
-  return v.toPrecision(4);
 }
 
 /** Write a result JSON (with the machine record) and return the path. Benchmarks call {@link report} instead. */
@@ -108,31 +158,70 @@ function writeResult(name: string, args: Args, doc: Record<string, unknown>): st
 let jsonMode = false;
 let realStdoutWrite: typeof process.stdout.write | undefined;
 let reported: { name: string; doc: Record<string, unknown> } | undefined;
+let pendingReport: Promise<unknown> | undefined;
+let commandLine: string | undefined;
 
 /**
  * Start a benchmark's output (benchmarks/run.ts calls it before `main`). With `--json` in `argv`, every write
- * to stdout from here on (console.log, printTable, libraries) is sent to stderr instead.
+ * to stdout from here on (console.log, printTable, libraries) is sent to stderr instead. Tables and plots
+ * collected for the report start empty. `command` is the command line the page shows (default: this process's).
  */
-export function beginOutput(argv: string[]): void {
+export function beginOutput(argv: string[], opts: { command?: string } = {}): void {
   jsonMode = argv.includes('--json');
   reported = undefined;
+  pendingReport = undefined;
+  resetReport();
+  commandLine = opts.command ?? [process.execPath, ...process.execArgv, ...process.argv.slice(1)].map(shellQuote).join(' ');
   if (jsonMode && !realStdoutWrite) {
     realStdoutWrite = process.stdout.write.bind(process.stdout) as typeof process.stdout.write;
     process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
   }
 }
 
+/** A shell word, quoted when it needs to be. */
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
 /**
  * The benchmark's result: written to `--out` (see {@link writeJson}) and, with `--json`, printed as the one
- * stdout line by {@link endOutput}. Call it once per run, last. Returns the file written.
+ * stdout line by {@link endOutput}; then the report beside it: `<out without .json>.html` and one
+ * `<out without .json>-<plot>.svg` per plot registered with `addPlot` (benchmarks/report.ts). Call it once per
+ * run, last, and await it. Resolves to the JSON file written.
+ *
+ * @throws when a registered plot fails to render (its spec is wrong: a bug); the JSON and the page (which shows
+ * the error) are written first. Missing vega / vega-lite is not an error: the page and stderr say so.
  */
-export function report(name: string, args: Args, result: Record<string, unknown>): string {
+export async function report(name: string, args: Args, result: Record<string, unknown>): Promise<string> {
   if (reported) throw new Error(`benchmark ${name}: report() called twice (already reported ${reported.name}); combine the results into one`);
   const doc = { benchmark: name, machine: machine(), ...result };
   const out = writeResult(name, args, doc);
   reported = { name, doc };
   console.log(`wrote ${out}`);
+  const task = (async () => {
+    const { plots, tables } = collected();
+    const files = await writeReport(out, { name, doc, plots, tables, command: commandLine, cwd: process.cwd() });
+    console.log(`wrote ${files.html}`);
+    for (const f of files.svgs) console.log(`wrote ${f}`);
+    if (files.failed.length > 0) throw new Error(`report: ${files.failed.length} plot(s) failed to render: ${files.failed.map((f) => `${f.name} (${f.error})`).join('; ')}`);
+  })();
+  pendingReport = task.catch(() => {}); // the caller's await sees the error; this only lets the runner wait
+  await task;
   return out;
+}
+
+/** Resolves when the report started by {@link report} is written (the runner waits for it before finishing). */
+export async function reportSettled(): Promise<void> {
+  await pendingReport;
+}
+
+/** Undo {@link beginOutput}'s redirection without printing anything (a benchmark failed). */
+export function abortOutput(): void {
+  if (realStdoutWrite) {
+    process.stdout.write = realStdoutWrite;
+    realStdoutWrite = undefined;
+  }
+  jsonMode = false;
 }
 
 /** Finish the output: with `--json`, print the reported result as the single stdout line (an error if none). */

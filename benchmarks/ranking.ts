@@ -9,6 +9,7 @@ import { Rng } from '../src/core/index.js';
 import { applyCaps, diversityMetrics, mmr } from '../src/diversity/index.js';
 import { rerank, scoreCandidates, topK, type Candidate, type CandidateColumns } from '../src/ranking/index.js';
 import { num, parseArgs, peakRssMb, printTable, report, stats, timeMs } from './lib.js';
+import { addPlot, dotChart, lineChart, melt, PERCENTILE_COLORS } from './report.js';
 
 function makeCandidates(n: number, seed: number) {
   const rng = new Rng(seed);
@@ -80,5 +81,13 @@ export async function main(argv: string[]): Promise<void> {
   console.log(`skipped by caps: ${res.skipped.length}, considered ${res.items.length + res.skipped.length} of ${n}; peak RSS ${peakRssMb()} MB`);
   const target = rows[0].median_ms as number;
   console.log(`target: median <= 1 ms for 10,000 → 100: ${target <= 1 ? 'met' : 'NOT met'} (${target.toFixed(3)} ms)`);
-  report('ranking', args, { params: { n, limit, iters, seed, quick }, rows, diversity: div, skipped: res.skipped.length, peakRssMb: peakRssMb() });
+  addPlot('latency', 'Latency per stage', dotChart(melt(rows, { columns: { p50: 'median_ms', p90: 'p90_ms', p99: 'p99_ms', max: 'max_ms' }, keep: ['stage'], key: 'percentile' }), {
+    title: `Re-rank + diversify ${n.toLocaleString('en-US')} candidates → ${limit}: latency per call`, subtitle: `one core, ${iters} iterations; target median ≤ 1 ms`,
+    category: { field: 'stage', title: '' }, value: { field: 'value', title: 'ms (log)', log: true }, color: 'percentile', colors: [...PERCENTILE_COLORS.slice(0, 3), PERCENTILE_COLORS[4]],
+  }));
+  addPlot('diversity', 'Largest category and creator share, with and without the caps', lineChart(
+    melt(div, { columns: { 'largest category share': 'maxCategoryShare', 'largest creator share': 'maxCreatorShare' }, keep: ['list', 'cutoff'], key: 'measure' }),
+    { title: 'Diversity of the result: largest share in the first N items', x: { field: 'cutoff', title: 'first N items' }, y: { field: 'value', title: 'share', zero: true }, color: 'list', dash: 'measure' },
+  ));
+  await report('ranking', args, { params: { n, limit, iters, seed, quick }, rows, diversity: div, skipped: res.skipped.length, peakRssMb: peakRssMb() });
 }

@@ -32,7 +32,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { PinTrafficGenerator, type ScenarioName, type TrafficEvent } from '../src/workload/index.js';
 import { buildSyntheticBundle, saveBundle } from '../examples/feed-service/src/bundle.js';
-import { type Args, num, parseArgs, printTable, quantile, report, since } from './lib.js';
+import { type Args, num, parseArgs, printTable, quantile, report, scriptArgs, since } from './lib.js';
+import { addPlot, dotChart, lineChart, melt, PERCENTILE_COLORS, recordTable, type Row } from './report.js';
 
 const ENGAGEMENTS = new Set(['create', 'repin', 'closeup', 'click', 'view']);
 
@@ -139,7 +140,7 @@ async function openLoop(send: ReturnType<typeof client>, stream: { next(): Req }
   return out;
 }
 
-interface Summary { offeredRps: number; answeredRps: number; feeds: number; full: number; degraded: number; cheap: number; shed: number; errors: number; clientErrors: number; shedOther: number; p50Ms: number; p95Ms: number; p99Ms: number; servedP99Ms: number; fullP99Ms: number }
+interface Summary { offeredRps: number; answeredRps: number; feeds: number; full: number; degraded: number; cheap: number; shed: number; errors: number; clientErrors: number; shedOther: number; p50Ms: number; p90Ms: number; p95Ms: number; p99Ms: number; p999Ms: number; servedP99Ms: number; fullP99Ms: number }
 
 function summarize(res: Res[], rate: number, seconds: number): Summary {
   const feeds = res.filter((r) => r.req.kind === 'feed');
@@ -156,7 +157,7 @@ function summarize(res: Res[], rate: number, seconds: number): Summary {
     errors: res.filter((r) => r.status === 0 || (r.status >= 500 && !r.shed)).length,
     clientErrors: res.filter((r) => r.status >= 400 && r.status < 500).length,
     shedOther: res.filter((r) => r.req.kind !== 'feed' && r.shed).length,
-    p50Ms: quantile(all, 0.5), p95Ms: quantile(all, 0.95), p99Ms: quantile(all, 0.99),
+    p50Ms: quantile(all, 0.5), p90Ms: quantile(all, 0.9), p95Ms: quantile(all, 0.95), p99Ms: quantile(all, 0.99), p999Ms: quantile(all, 0.999),
     servedP99Ms: quantile(served, 0.99), fullP99Ms: quantile(full, 0.99),
   };
 }
@@ -193,8 +194,8 @@ async function startRedis(dir: string, port: number): Promise<{ proc: ChildProce
 
 async function startService(bundleDir: string, redisUrl: string | undefined): Promise<{ port: number; proc: ChildProcess; stop(): Promise<void> }> {
   const port = await freePort();
-  const main = path.join('examples', 'feed-service', 'src', 'main.ts');
-  const [cmd, a] = pin(0, process.execPath, ['--import', 'tsx', main, '--bundle', bundleDir, '--models', 'none', '--port', String(port), ...(redisUrl ? ['--redis', redisUrl] : [])]);
+  // the example service beside the benchmarks (examples/ from source; the compiled copy's examples/ when compiled)
+  const [cmd, a] = pin(0, process.execPath, [...scriptArgs('../examples/feed-service/src/main'), '--bundle', bundleDir, '--models', 'none', '--port', String(port), ...(redisUrl ? ['--redis', redisUrl] : [])]);
   const proc = spawn(cmd, a, { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     let text = '';
@@ -218,7 +219,7 @@ function rssMb(pid: number): number {
 }
 
 function row(name: string, s: Summary, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { step: name, offered: s.offeredRps, answered: Math.round(s.answeredRps), feeds: s.feeds, full: s.full, degraded: s.degraded, cheap: s.cheap, shed: s.shed, errors: s.errors, p50Ms: s.p50Ms, p99Ms: s.p99Ms, servedFeedP99Ms: s.servedP99Ms, ...extra };
+  return { step: name, offered: s.offeredRps, answered: Math.round(s.answeredRps), feeds: s.feeds, full: s.full, degraded: s.degraded, cheap: s.cheap, shed: s.shed, errors: s.errors, p50Ms: s.p50Ms, p90Ms: s.p90Ms, p99Ms: s.p99Ms, p999Ms: s.p999Ms, servedFeedP99Ms: s.servedP99Ms, ...extra };
 }
 
 async function run(args: Args): Promise<void> {
@@ -243,7 +244,7 @@ async function run(args: Args): Promise<void> {
   }
   if (args['build-only']) {
     console.log(`bundle ready in ${bundleDir}`);
-    report('service', args, { buildOnly: true, pins, bundleDir, bundleBuildSeconds: buildSeconds });
+    await report('service', args, { buildOnly: true, pins, bundleDir, bundleBuildSeconds: buildSeconds });
     return;
   }
   const work = mkdtempSync(path.join(tmpdir(), 'pinrec-service-run-'));
@@ -305,10 +306,11 @@ async function run(args: Args): Promise<void> {
         }
       }));
       lat.sort((a, b) => a - b);
-      conc.push({ clients: c, rps: lat.length / stepS, p50Ms: quantile(lat, 0.5), p95Ms: quantile(lat, 0.95), p99Ms: quantile(lat, 0.99), ...kinds });
+      conc.push({ clients: c, rps: lat.length / stepS, p50Ms: quantile(lat, 0.5), p90Ms: quantile(lat, 0.9), p95Ms: quantile(lat, 0.95), p99Ms: quantile(lat, 0.99), p999Ms: quantile(lat, 0.999), ...kinds });
       printTable([conc[conc.length - 1]]);
     }
     result.concurrency = conc;
+    recordTable(conc, `closed loop: c clients, each sending the next GET /feed when the last is answered (${stepS} s per step)`);
 
     // ---- 1. sweep
     const rates = quick ? [20, 50, 100, 200] : [10, 20, 30, 50, 75, 100, 150, 200, 300, 400, 600];
@@ -328,6 +330,7 @@ async function run(args: Args): Promise<void> {
       sustainableSummary = s;
     }
     result.sweep = sweep;
+    recordTable(sweep, `open-loop sweep (${stepS} s per rate; latency from the scheduled time, all requests; stops at the first rate not held)`);
     result.sustainableRps = sustainable;
     result.p99Ms = sustainableSummary?.servedP99Ms ?? null; // GET /feed, the target's number
     result.allRequestsP99Ms = sustainableSummary?.p99Ms ?? null;
@@ -436,6 +439,7 @@ async function run(args: Args): Promise<void> {
       printTable([scen[scen.length - 1]]);
     }
     result.scenarios = scen;
+    recordTable(scen, 'scenarios replayed at 0.7× the sustainable rate (black-friday: ×10 more)');
   } finally {
     await svc.stop();
     if (redis) await redis.stop();
@@ -447,12 +451,42 @@ async function run(args: Args): Promise<void> {
     overload: 'no error but shedding, served p99 ≤ 200 ms',
     lostEvents: 0, swapFailedRequests: 0,
   };
-  report('service', args, result);
+  plotService(result);
+  await report('service', args, result);
+}
+
+const PCTL = { p50: 'p50Ms', p90: 'p90Ms', p99: 'p99Ms', 'p99.9': 'p999Ms' };
+
+/** Latency percentiles against clients (closed loop) and offered rate (open loop), and per scenario. */
+function plotService(result: Record<string, unknown>): void {
+  const conc = result.concurrency as Row[] | undefined;
+  if (conc?.length) {
+    addPlot('closed-loop-latency', 'Closed loop: GET /feed latency against concurrent clients', lineChart(melt(conc, { columns: PCTL, keep: ['clients'], key: 'percentile' }), {
+      title: 'Closed loop: GET /feed latency against concurrent clients', subtitle: 'each client sends its next request when the last is answered',
+      x: { field: 'clients', title: 'concurrent clients (log)', log: true }, y: { field: 'value', title: 'ms (log)', log: true }, color: 'percentile', colors: PERCENTILE_COLORS,
+    }));
+    addPlot('closed-loop-rps', 'Closed loop: feeds per second against concurrent clients', lineChart(conc.map((r) => ({ ...r, what: 'GET /feed answered' })), {
+      title: 'Closed loop: feeds per second against concurrent clients', x: { field: 'clients', title: 'concurrent clients (log)', log: true }, y: { field: 'rps', title: 'requests per second', zero: true }, color: { field: 'what', title: '' },
+    }));
+  }
+  const sweep = result.sweep as Row[] | undefined;
+  if (sweep?.length) {
+    addPlot('sweep-latency', 'Open loop: latency against offered rate', lineChart(melt(sweep, { columns: { ...PCTL, 'GET /feed p99': 'servedFeedP99Ms' }, keep: ['offered'], key: 'percentile' }), {
+      title: 'Open loop: latency against the offered rate', subtitle: `all requests (feeds, searches, event posts), from their scheduled time; sustainable: ${result.sustainableRps}/s`,
+      x: { field: 'offered', title: 'offered requests per second' }, y: { field: 'value', title: 'ms (log)', log: true }, color: 'percentile', colors: [...PERCENTILE_COLORS.slice(0, 4), '#6a3d9a'],
+    }));
+  }
+  const scen = result.scenarios as Row[] | undefined;
+  if (scen?.length) {
+    addPlot('scenario-latency', 'Latency percentiles per traffic scenario', dotChart(melt(scen.map((r) => ({ ...r, label: `${r.scenario} (${r.rate}/s)` })), { columns: PCTL, keep: ['label'], key: 'percentile' }), {
+      title: 'Latency per traffic scenario', subtitle: 'all requests, open loop', category: { field: 'label', title: '' }, value: { field: 'value', title: 'ms (log)', log: true }, color: 'percentile', colors: PERCENTILE_COLORS,
+    }));
+  }
 }
 
 function summaryShares(s: Summary) {
   const f = Math.max(1, s.feeds);
-  return { answeredRps: s.answeredRps, shedOther: s.shedOther, clientErrors: s.clientErrors, full: s.full / f, degraded: s.degraded / f, cheap: s.cheap / f, shed: s.shed / f, errors: s.errors, p50Ms: s.p50Ms, p99Ms: s.p99Ms, feedP99Ms: s.servedP99Ms };
+  return { answeredRps: s.answeredRps, shedOther: s.shedOther, clientErrors: s.clientErrors, full: s.full / f, degraded: s.degraded / f, cheap: s.cheap / f, shed: s.shed / f, errors: s.errors, p50Ms: s.p50Ms, p90Ms: s.p90Ms, p99Ms: s.p99Ms, p999Ms: s.p999Ms, feedP99Ms: s.servedP99Ms };
 }
 
 /**

@@ -22,6 +22,7 @@ import { SvdRecommender, leaveLastOut, readSequenceFile, syntheticInteractions, 
 import { Rng } from '../src/core/rng.js';
 import type { Id } from '../src/core/types.js';
 import { dataRoot, num, nums, parseArgs, printTable, report, since, str, type Args } from './lib.js';
+import { addPlot, barChart, lineChart, melt } from './report.js';
 
 export async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, ['quick', 'json', 'help']);
@@ -115,7 +116,16 @@ export async function main(argv: string[]): Promise<void> {
   const batchRow = { users: nb, items: f.ids.length, factors, loopSeconds: loopS, batchSeconds: batchS, speedup: loopS / batchS };
   printTable([batchRow], 'recommendBatch vs a loop of recommend (best of runs)');
   await hnsw.close();
-  report('twostage', args, {
+  const staged = rows.filter((r) => r.stage1 !== 'none (full ranking)');
+  addPlot('quality-candidates', 'Two-stage quality against the number of candidates', lineChart(
+    melt(staged, { columns: { 'HR@10 ratio': 'hrRatio', 'NDCG@10 ratio': 'ndcgRatio', 'overlap with full top 10': 'overlapTop10' }, keep: ['stage1', 'candidates'], key: 'measure' }),
+    { title: 'Two-stage against full ranking, by candidates from stage 1', subtitle: `${dataset}, ${evalUsers.length} users, ${factors} factors; 1 = as good as full ranking`,
+      x: { field: 'candidates', title: 'candidates C (log)', log: true }, y: { field: 'value', title: 'ratio to full ranking' }, color: { field: 'stage1', title: 'stage 1' }, dash: 'measure' },
+  ));
+  addPlot('ms-per-user', 'Time per user: full ranking and two-stage', barChart(rows.map((r) => ({ ...r, label: r.stage1 === 'none (full ranking)' ? 'full ranking' : `${r.stage1}, C = ${r.candidates}` })), {
+    title: 'Milliseconds per user', subtitle: `recommendBatch vs loop of recommend: ${batchRow.speedup.toFixed(2)}× (${nb} users)`, category: { field: 'label', title: '' }, value: { field: 'msPerUser', title: 'ms per user' },
+  }));
+  await report('twostage', args, {
     dataset, users: split.train.nUsers, items: split.train.nItems, factors, fitSeconds, evalUsers: evalUsers.length,
     full, results: rows, candidatesNeededFor098: needed ? needed.candidates : null, batch: batchRow,
   });

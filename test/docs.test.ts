@@ -51,7 +51,7 @@ describe('doc block extraction', () => {
   });
   it('points pinrec imports at src/', async () => {
     const { rewriteImports } = await import('./docs/blocks.js');
-    const code = rewriteImports(blocks[2].code);
+    const code = rewriteImports(blocks[3].code);
     expect(code).toMatch(/import\('file:\/\/.*\/src\/cf\/index\.ts'\)/);
     expect(code).toMatch(/from 'file:\/\/.*\/src\/ann\/index\.ts'/);
     expect(() => rewriteImports("import x from 'pinrec/nope';")).toThrow(/unknown pinrec subpath/);
