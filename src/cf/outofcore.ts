@@ -6,15 +6,20 @@
  * Z = orth(Y) (Cholesky QR, twice); a last pass forms the Rayleigh quotient T = Σ_b (A_b Z)ᵀ(A_b Z), whose
  * eigenvectors rotate Z into the right singular vectors V and whose eigenvalues are σ². Memory: the item
  * vectors, plus the largest partition (its CSR and its users × l block); choose the partition count for that.
+ * The first pass parses the partitions (Arrow or Parquet) and keeps a raw CSR copy of each on disk
+ * (`scratchDir`, 12 bytes a non-zero) that the later passes read.
  */
+import { promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { NumericalError } from '../core/errors.js';
 import { IdMap } from '../core/ids.js';
 import { Rng } from '../core/rng.js';
 import type { Id, ProgressCallback } from '../core/types.js';
 import { checkInt } from '../core/validate.js';
 import { nativeKernels, type KernelChoice } from '../native/index.js';
-import { CsrMatrix, spmmRows, transposeCsr } from './csr.js';
-import { choleskyUpper, invUpper, symEig } from './dense.js';
+import { CsrMatrix, gramApplyRows } from './csr.js';
+import { choleskyUpper, gemmNNRows, gemmTNAcc, invUpper, mirrorUpper, symEig, syrkUpperAcc } from './dense.js';
 import { readPartition, readPartitionManifest } from './partitioned.js';
 
 /** Options of {@link fitFactorsOutOfCore}. */
@@ -28,6 +33,8 @@ export interface OutOfCoreOptions {
   seed?: number;
   /** `'auto'` (native kernels when built), `'native'` or `'js'`. @default 'auto' */
   kernels?: KernelChoice;
+  /** Folder for the scratch copy of the partitions (12 bytes a non-zero; removed at the end). @default os.tmpdir() */
+  scratchDir?: string;
   /** Called per partition read with `{ stage: 'outofcore:items' | 'outofcore:iter N' | 'outofcore:ritz', done, total }`. */
   onProgress?: ProgressCallback;
 }
@@ -45,48 +52,64 @@ export interface OutOfCoreResult<I extends Id = Id> {
   stats: { partitions: number; rows: number; users: number; passes: number; largestPartitionRows: number; seconds: number };
 }
 
-/** A partition as CSR over the global item index (rows = its users). */
-async function partitionCsr(dir: string, manifest: ReturnType<typeof readPartitionManifest>, p: number, items: IdMap<Id>, grow: boolean): Promise<CsrMatrix> {
+/** A partition as CSR over the global item index (rows = its users), growing the item map. */
+async function partitionCsr(dir: string, manifest: ReturnType<typeof readPartitionManifest>, p: number, items: IdMap<Id>): Promise<CsrMatrix> {
   const log = await readPartition(dir, manifest, p);
   const m = log.toMatrix();
   const localItems = m.items.ids();
   const map = new Int32Array(localItems.length);
-  for (let j = 0; j < localItems.length; j++) map[j] = grow ? items.add(localItems[j]) : items.get(localItems[j]);
+  for (let j = 0; j < localItems.length; j++) map[j] = items.add(localItems[j]);
   const idx = new Int32Array(m.csr.indices.length);
   for (let q = 0; q < idx.length; q++) idx[q] = map[m.csr.indices[q]];
-  return new CsrMatrix(m.csr.rows, grow ? 0 : items.size, m.csr.indptr, idx, m.csr.data);
+  return new CsrMatrix(m.csr.rows, 0, m.csr.indptr, idx, m.csr.data);
 }
 
-/** Y = Z R⁻¹ with RᵀR = ZᵀZ (Cholesky QR), in place; twice for orthogonality to working precision. */
-function orthonormalize(z: Float64Array, n: number, l: number): void {
+/**
+ * The passes after the first read each partition's CSR from a scratch file (the three arrays, raw): 12 bytes
+ * a non-zero, read at disk speed, instead of parsing Arrow and rebuilding id maps every pass.
+ */
+async function writeScratch(file: string, a: CsrMatrix): Promise<void> {
+  const head = Buffer.alloc(16);
+  head.writeUInt32LE(a.rows, 0);
+  head.writeUInt32LE(a.nnz, 4);
+  const fh = await fsp.open(file, 'w');
+  try {
+    await fh.write(head);
+    for (const arr of [a.indptr, a.indices, a.data]) await fh.write(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readScratch(file: string, cols: number): Promise<CsrMatrix> {
+  const buf = await fsp.readFile(file);
+  const rows = buf.readUInt32LE(0);
+  const nnz = buf.readUInt32LE(4);
+  const ab = buf.buffer.slice(buf.byteOffset + 16, buf.byteOffset + buf.length);
+  const indptr = new Int32Array(ab, 0, rows + 1);
+  const indices = new Int32Array(ab, (rows + 1) * 4, nnz);
+  const data = new Float32Array(ab, (rows + 1 + nnz) * 4, nnz);
+  return new CsrMatrix(rows, cols, indptr, indices, data);
+}
+
+type Dense = { syrk(a: Float64Array, l: number, r0: number, r1: number, c: Float64Array): void; gemmNN(a: Float64Array, l: number, b: Float64Array, m: number, out: Float64Array, r0: number, r1: number, upper: boolean): void; gemmTN(a: Float64Array, l: number, b: Float64Array, m: number, r0: number, r1: number, c: Float64Array): void };
+const JS_DENSE: Dense = { syrk: syrkUpperAcc, gemmNN: gemmNNRows, gemmTN: gemmTNAcc };
+
+/** Z ← Z R⁻¹ with RᵀR = ZᵀZ (Cholesky QR), twice for orthogonality to working precision. */
+function orthonormalize(z: Float64Array, n: number, l: number, k: Dense): void {
+  const out = new Float64Array(z.length);
   for (let pass = 0; pass < 2; pass++) {
     const g = new Float64Array(l * l);
-    for (let i = 0; i < n; i++) {
-      const o = i * l;
-      for (let a = 0; a < l; a++) {
-        const za = z[o + a];
-        if (za === 0) continue;
-        for (let b = a; b < l; b++) g[a * l + b] += za * z[o + b];
-      }
-    }
-    for (let a = 0; a < l; a++) for (let b = 0; b < a; b++) g[a * l + b] = g[b * l + a];
+    k.syrk(z, l, 0, n, g);
+    mirrorUpper(g, l);
     // a tiny ridge keeps Cholesky alive when the subspace is (numerically) rank deficient
     let tr = 0;
     for (let a = 0; a < l; a++) tr += g[a * l + a];
     for (let a = 0; a < l; a++) g[a * l + a] += 1e-13 * tr / l;
     const r = choleskyUpper(g, l);
     if (!r) throw new NumericalError('out-of-core SVD: the subspace lost rank (Cholesky QR failed); use fewer factors');
-    const ri = invUpper(r, l);
-    const row = new Float64Array(l);
-    for (let i = 0; i < n; i++) {
-      const o = i * l;
-      for (let b = 0; b < l; b++) {
-        let s = 0;
-        for (let a = 0; a <= b; a++) s += z[o + a] * ri[a * l + b];
-        row[b] = s;
-      }
-      z.set(row, o);
-    }
+    k.gemmNN(z, l, invUpper(r, l), l, out, 0, n, true);
+    z.set(out);
   }
 }
 
@@ -111,13 +134,17 @@ export async function fitFactorsOutOfCore<I extends Id = Id>(dir: string, option
   const nIter = checkInt('nIter', options.nIter ?? 5, 1, 100);
   const native = nativeKernels(options.kernels ?? 'auto');
   const progress = options.onProgress;
-  // pass 0: the item ids (and the sizes)
+  // pass 0: the item ids (and the sizes); each partition's CSR goes to a scratch file for the later passes
+  const scratch = await fsp.mkdtemp(path.join(options.scratchDir ?? tmpdir(), 'pinrec-ooc-'));
+  try {
   const items = new IdMap<Id>();
   let users = 0;
   let rows = 0;
   let largest = 0;
+  const scratchFile = (p: number) => path.join(scratch, `p${p}.csr`);
   for (let p = 0; p < P; p++) {
-    const a = await partitionCsr(dir, manifest, p, items, true);
+    const a = await partitionCsr(dir, manifest, p, items);
+    await writeScratch(scratchFile(p), a);
     users += a.rows;
     rows += a.nnz;
     largest = Math.max(largest, a.nnz);
@@ -127,49 +154,35 @@ export async function fitFactorsOutOfCore<I extends Id = Id>(dir: string, option
   const l = Math.min(k + oversample, n);
   if (k >= n) throw new NumericalError(`out-of-core SVD: factors (${k}) must be below the number of items (${n})`);
   const rng = new Rng(options.seed ?? 0);
-  let z = new Float64Array(n * l);
+  const dense: Dense = native ?? JS_DENSE;
+  const z = new Float64Array(n * l);
   for (let i = 0; i < z.length; i++) z[i] = rng.normal();
-  orthonormalize(z, n, l);
+  orthonormalize(z, n, l, dense);
   const y = new Float64Array(n * l);
-  const tmp = new Float64Array(n * l);
-  const gather = (a: CsrMatrix, src: Float64Array, out: Float64Array) => {
-    if (native) native.spmm(a.indptr, a.indices, a.data, a.rows, a.cols, src, l, out, 0, a.rows);
-    else spmmRows(a, src, l, out, 0, a.rows);
+  const w = new Float64Array(l);
+  // y = AᵀA z, one partition at a time: per row, a gather of z's rows and a scatter into y (no A z kept)
+  const gramPass = async (stage: string) => {
+    y.fill(0);
+    for (let p = 0; p < P; p++) {
+      const a = await readScratch(scratchFile(p), n);
+      if (native) native.gramApply(a.indptr, a.indices, a.data, a.rows, a.cols, z, l, y, 0, a.rows);
+      else gramApplyRows(a, z, l, y, w, 0, a.rows);
+      progress?.({ stage, done: p + 1, total: P });
+    }
   };
   let passes = 1;
   for (let it = 0; it < nIter; it++) {
-    y.fill(0);
-    for (let p = 0; p < P; p++) {
-      const a = await partitionCsr(dir, manifest, p, items, false);
-      const w = new Float64Array(a.rows * l);
-      gather(a, z, w); // W = A_b Z
-      const at = transposeCsr(a);
-      gather(at, w, tmp); // A_bᵀ W
-      for (let i = 0; i < y.length; i++) y[i] += tmp[i];
-      progress?.({ stage: `outofcore:iter ${it + 1}`, done: p + 1, total: P });
-    }
+    await gramPass(`outofcore:iter ${it + 1}`);
     passes++;
-    orthonormalize(y, n, l);
+    orthonormalize(y, n, l, dense);
     z.set(y);
   }
-  // Rayleigh–Ritz: T = Zᵀ AᵀA Z = Σ_b (A_b Z)ᵀ (A_b Z)
-  const t = new Float64Array(l * l);
-  for (let p = 0; p < P; p++) {
-    const a = await partitionCsr(dir, manifest, p, items, false);
-    const w = new Float64Array(a.rows * l);
-    gather(a, z, w);
-    for (let r = 0; r < a.rows; r++) {
-      const o = r * l;
-      for (let c = 0; c < l; c++) {
-        const wc = w[o + c];
-        if (wc === 0) continue;
-        for (let d = c; d < l; d++) t[c * l + d] += wc * w[o + d];
-      }
-    }
-    progress?.({ stage: 'outofcore:ritz', done: p + 1, total: P });
-  }
+  // Rayleigh–Ritz: T = Zᵀ (AᵀA Z), an items-side l × l product
+  await gramPass('outofcore:ritz');
   passes++;
-  for (let c = 0; c < l; c++) for (let d = 0; d < c; d++) t[c * l + d] = t[d * l + c];
+  const t = new Float64Array(l * l);
+  dense.gemmTN(z, l, y, l, 0, n, t);
+  for (let c = 0; c < l; c++) for (let d = c + 1; d < l; d++) { const m = 0.5 * (t[c * l + d] + t[d * l + c]); t[c * l + d] = m; t[d * l + c] = m; }
   const { values, vectors } = symEig(t, l);
   const ritz = Float64Array.from(values, (v) => Math.sqrt(Math.max(0, v)));
   const v = new Float32Array(n * k);
@@ -186,9 +199,11 @@ export async function fitFactorsOutOfCore<I extends Id = Id>(dir: string, option
     for (let i = 0; i < n; i++) if (Math.abs(v[i * k + c]) > Math.abs(best)) best = v[i * k + c];
     if (best < 0) for (let i = 0; i < n; i++) v[i * k + c] = -v[i * k + c];
   }
-  z = new Float64Array(0);
   return {
     itemIds: items.ids() as I[], itemFactors: v, singularValues: ritz.slice(0, k), k, ritz,
     stats: { partitions: P, rows, users, passes, largestPartitionRows: largest, seconds: +((performance.now() - t0) / 1000).toFixed(3) },
   };
+  } finally {
+    await fsp.rm(scratch, { recursive: true, force: true });
+  }
 }
