@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { UnknownIdError } from '../core/errors.js';
 import type { Id } from '../core/types.js';
 import {
-  SvdRecommender, evaluate, leaveLastOut, readArrowFile, readParquetFile, readRatingsCsv, readSequenceFile, writeFactorsArrow,
+  SvdRecommender, evaluate, exportInteractions, leaveLastOut, readArrowFile, readParquetFile, readRatingsCsv, readSequenceFile, writeFactorsArrow,
 } from '../cf/index.js';
 import type { InteractionLog } from '../cf/index.js';
 import { choiceOption, emitResults, intOption, parse, progress, readIdList, seconds, trackOutput, typedIds, UsageError, EXIT, type Command, type ResultRow } from './common.js';
@@ -208,6 +208,37 @@ ${INTERACTIONS_HELP}
     const out = { users: split.train.nUsers, pins: split.train.nItems, factors: model.factors, scoring, k, hr: +m.hr.toFixed(5), ndcg: +m.ndcg.toFixed(5), evaluated: m.users, kernels: model.kernels, seconds: seconds(t0) };
     if (values.json) process.stdout.write(JSON.stringify(out) + '\n');
     else process.stdout.write(`leave-last-out on ${out.evaluated} users, ${out.pins} pins (${scoring}, ${out.factors} factors): HR@${k} ${out.hr}, NDCG@${k} ${out.ndcg} (${out.seconds} s)\n`);
+    return EXIT.ok;
+  },
+};
+
+export const exportCmd: Command = {
+  name: 'export',
+  summary: 'interactions → partitioned Arrow or Parquet files for Spark, Dask, Ray or DuckDB',
+  help: `Usage: pinrec export <interactions> --out <folder> [options]
+
+  Writes part-00000.<ext> … and _manifest.json: columns user, item, weight (and time when the input has one),
+  each user's rows in one partition (fnv1a32(String(user)) mod partitions), every file written atomically.
+${INTERACTIONS_HELP}
+  --partitions <n>       number of files (default 8)
+  --to <f>               arrow (default) | parquet (needs the optional parquet-wasm)
+  --out <folder>         created when missing
+  --json                 print one JSON object (the manifest) on stdout`,
+  async run(argv) {
+    const a = parse(this, argv, { format: { type: 'string' }, partitions: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' } });
+    if (!a) return EXIT.ok;
+    const { values, positionals } = a;
+    if (positionals.length !== 1) throw new UsageError('export takes one interactions file (see pinrec export --help)');
+    if (!values.out) throw new UsageError('export needs --out <folder>');
+    const partitions = intOption('partitions', values.partitions, 8, 1, 65_536);
+    const to = choiceOption('to', values.to, 'arrow', ['arrow', 'parquet'] as const);
+    const t0 = performance.now();
+    const log = await loadInteractions(positionals[0], values.format);
+    const bar = progress(!values.json);
+    let m;
+    try { m = await exportInteractions(log, values.out, { partitions, format: to, onProgress: bar.onProgress }); } finally { bar.stop(); }
+    if (values.json) process.stdout.write(JSON.stringify(m) + '\n');
+    else process.stdout.write(`exported ${m.rows} interactions in ${m.partitions.length} ${to} partitions (${seconds(t0)} s) → ${values.out}\n`);
     return EXIT.ok;
   },
 };

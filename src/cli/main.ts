@@ -18,13 +18,13 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DimensionMismatchError, FileFormatError, ImageDecodeError, InvalidParameterError, MissingDependencyError, PinrecError, UnknownIdError } from '../core/errors.js';
 import { EXIT, UsageError, type Command } from './common.js';
-import { evaluateCmd, factors, fit, recommend, similar } from './cf.js';
+import { evaluateCmd, exportCmd, factors, fit, recommend, similar } from './cf.js';
 import { embed, index, ingest, search } from './images.js';
 import { feedCmd } from './feed.js';
 import { bench } from './bench.js';
 import { demo } from './demo.js';
 
-const COMMANDS: Command[] = [fit, recommend, similar, factors, evaluateCmd, embed, index, search, ingest, feedCmd, bench, demo];
+const COMMANDS: Command[] = [fit, recommend, similar, factors, evaluateCmd, exportCmd, embed, index, search, ingest, feedCmd, bench, demo];
 
 const MAIN_HELP = `pinrec — recommendation and visual search for Node
 

@@ -99,6 +99,14 @@ describe('pinrec fit, recommend, similar, factors, evaluate', () => {
     expect(u.code, u.err).toBe(0);
     expect(tableFromIPC(readFileSync(path.join(dir, 'users.arrow'))).numRows).toBe(300);
 
+    const ex = pinrec('export', 'seq.txt', '--partitions', '3', '--to', 'parquet', '--out', 'parts', '--json');
+    expect(ex.code, ex.err).toBe(0);
+    const man = JSON.parse(ex.out) as { rows: number; partitions: { file: string; rows: number }[] };
+    expect(man.partitions.map((p) => p.file)).toEqual(['part-00000.parquet', 'part-00001.parquet', 'part-00002.parquet']);
+    expect(man.partitions.reduce((s, p) => s + p.rows, 0)).toBe(man.rows);
+    const back = pinrec('fit', 'parts/part-00000.parquet', '--factors', '4', '--out', 'part0.pinrec', '--json');
+    expect(back.code, back.err).toBe(0);
+
     const ev = pinrec('evaluate', 'seq.txt', '--factors', '8', '--k', '5', '--json');
     expect(ev.code, ev.err).toBe(0);
     const m = JSON.parse(ev.out) as { hr: number; ndcg: number; k: number; evaluated: number };
@@ -238,7 +246,7 @@ describe('errors: one line, naming the file, parameter and value, with distinct 
     const main = pinrec('--help');
     expect(main.code).toBe(0);
     const names = [...main.out.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1]);
-    expect(names).toEqual(['fit', 'recommend', 'similar', 'factors', 'evaluate', 'embed', 'index', 'search', 'ingest', 'feed', 'bench', 'demo']);
+    expect(names).toEqual(['fit', 'recommend', 'similar', 'factors', 'evaluate', 'export', 'embed', 'index', 'search', 'ingest', 'feed', 'bench', 'demo']);
     for (const c of names) {
       const r = pinrec(c, '--help');
       expect(r.code, c).toBe(0);
