@@ -14,8 +14,9 @@
 import { ClosedError, InvalidParameterError } from '../core/errors.js';
 import { resolveOptions } from '../core/options.js';
 import { checkInt, checkNumber, checkOneOf } from '../core/validate.js';
+import { checkFactorArgs } from './factors.js';
 import { FEED_EVENT_TYPES } from './types.js';
-import type { ApplyResult, FeedEvent, FeedEventType, FeedStore, TrendingPin } from './types.js';
+import type { ApplyResult, FeedEvent, FeedEventType, FeedStore, TrendingPin, UserFactorCache } from './types.js';
 
 /**
  * Options shared by {@link MemoryFeedStore} and `RedisFeedStore`. Two stores agree exactly only when their
@@ -349,7 +350,7 @@ interface UserState {
  * await store.seen('u1');                  // Set { 'p9' }
  * await store.trending('decor', 10);       // [{ id: 'p9', score: 1 }]
  */
-export class MemoryFeedStore implements FeedStore {
+export class MemoryFeedStore implements FeedStore, UserFactorCache {
   private readonly opts: ResolvedStoreOptions;
   private readonly maxRememberedIds: number;
   private readonly users = new Map<string, UserState>();
@@ -357,6 +358,8 @@ export class MemoryFeedStore implements FeedStore {
   private readonly trend = new Map<string | null, Map<number, Map<string, number>>>();
   /** Dedupe key → wall-clock expiry, in insertion order. */
   private readonly ids = new Map<string, number>();
+  /** User → cached factors and their wall-clock expiry. */
+  private readonly factors = new Map<string, { f: Float32Array; expires: number }>();
   private newestBucket = -Infinity;
   private applied = 0;
   private closed = false;
@@ -423,9 +426,31 @@ export class MemoryFeedStore implements FeedStore {
     return this.applied;
   }
 
+  /** Cache a user's factors for `ttlMs` of wall-clock time (see {@link UserFactorCache}). */
+  async putUserFactors(user: string, factors: Float32Array, ttlMs: number): Promise<void> {
+    this.checkOpen();
+    const u = checkText('user', user, 256);
+    const c = checkFactorArgs(factors, ttlMs);
+    this.factors.set(u, { f: c.factors, expires: Date.now() + c.ttlMs });
+  }
+
+  /** A copy of the user's cached factors, `undefined` when none or expired. */
+  async getUserFactors(user: string): Promise<Float32Array | undefined> {
+    this.checkOpen();
+    const u = checkText('user', user, 256);
+    const e = this.factors.get(u);
+    if (!e) return undefined;
+    if (e.expires <= Date.now()) {
+      this.factors.delete(u);
+      return undefined;
+    }
+    return e.f.slice();
+  }
+
   /** Drop all state; later calls reject with a `ClosedError`. */
   async close(): Promise<void> {
     this.closed = true;
+    this.factors.clear();
     this.users.clear();
     this.trend.clear();
     this.ids.clear();

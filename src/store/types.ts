@@ -37,6 +37,12 @@ export interface ApplyResult {
   applied: number;
   /** Events whose id had already been applied (left alone). */
   duplicates: number;
+  /**
+   * Only with the Redis store's `waitReplicas` option: the fewest replicas that acknowledged this batch's
+   * writes (`WAIT`) on any master they went to. Below `waitReplicas`, a failover before replication catches up
+   * can still lose some of the batch (the writes are on the master; nothing is rolled back).
+   */
+  replicas?: number;
 }
 
 /** A trending pin and its decayed count. */
@@ -66,6 +72,23 @@ export interface FeedStore {
   appliedCount(): Promise<number>;
   /** Release connections and timers; the store is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/**
+ * A cache of users' latent factors (e.g. a CF model's `userFactors` of a user folded in from their recent
+ * events), so several service processes fold a user in once. Values expire after their TTL; a value from
+ * another model is the caller's concern (use one store prefix per model, or a TTL shorter than a model's life).
+ * Both stores implement it; in Redis the value sits under the user's hash tag, beside their other state.
+ */
+export interface UserFactorCache {
+  /**
+   * Cache `factors` (copied; 1–65,536 finite values) for `user`, replacing any cached value, for `ttlMs` ms
+   * (integer in [1, 3.1536e11]).
+   * @throws {InvalidParameterError} naming `user`, `factors` (or `factors[i]`) or `ttlMs`
+   */
+  putUserFactors(user: string, factors: Float32Array, ttlMs: number): Promise<void>;
+  /** The cached factors of `user` (a new array, bit-exact), or `undefined` when none is cached or it expired. */
+  getUserFactors(user: string): Promise<Float32Array | undefined>;
 }
 
 /** The backing store (Redis...) cannot be reached or did not answer in time. */
