@@ -17,6 +17,7 @@ export * from './ranking/index.js';
 export * from './diversity/index.js';
 export * from './store/index.js';
 export * from './workload/index.js';
+export * from './shopping/index.js';
 export { nativeInfo } from './native/index.js';
 export type { NativeInfo, KernelChoice } from './native/index.js';
 export { topK } from './core/index.js';

@@ -32,6 +32,7 @@ export const SUBPATHS: Record<string, string> = {
   'pinrec/store': 'src/store/index.ts',
   'pinrec/workload': 'src/workload/index.ts',
   'pinrec/cli': 'src/cli/main.ts',
+  'pinrec/shopping': 'src/shopping/index.ts',
 };
 
 export interface DocBlock {
