@@ -18,5 +18,7 @@ export { perceptualHash, hammingDistance, hashFromHex, HashIndex } from './hash.
 export type { ImageHash, HashKind, HashOptions } from './hash.js';
 export { FileSystemStore, MemoryStore, contentKey, sha256Hex, checkKey, IMMUTABLE_CACHE_CONTROL } from './store.js';
 export type { BlobStore, BlobMeta } from './store.js';
+export { checkBox, cropImage } from './crop.js';
+export type { Box } from './crop.js';
 export { ImageDecodeError } from '../core/errors.js';
 export type { ImageErrorKind } from '../core/errors.js';

@@ -6,6 +6,8 @@ import type { Id, Metric } from '../core/types.js';
 import { DimensionMismatchError, InvalidParameterError, UnknownIdError } from '../core/errors.js';
 import { checkIdType } from '../core/ids.js';
 import { checkInt, checkNumber, firstNonFinite } from '../core/validate.js';
+import { cropImage, type Box } from '../images/crop.js';
+import type { ImageSource } from '../images/source.js';
 import type { CapsOptions } from '../diversity/caps.js';
 import type { Candidate, GroupKey } from './candidates.js';
 import { type EmbedderLike, type PinMetadataSource, type VectorSearcher, hitSimilarity } from './interfaces.js';
@@ -29,6 +31,8 @@ export interface VisualSearchOptions<In, I extends Id> extends Omit<SignalOption
   weights?: BlendWeights;
   /** The index's metric, when it does not report one. @default index.metric ?? 'cosine' */
   metric?: Metric;
+  /** A pin's image (path, bytes, URL), for `searchByPin(id, { box })`. */
+  imageOf?: (id: I) => Promise<ImageSource | undefined> | ImageSource | undefined;
 }
 
 /**
@@ -46,6 +50,12 @@ export interface VisualQueryOptions<I extends Id> {
   filter?: (id: I) => boolean;
   /** Diversity caps on the results, or `false`. @default false */
   diversity?: CapsOptions | false;
+  /**
+   * Search by region: only this box of the query image (pixels of the image as displayed) is embedded — for
+   * `search`, an image input (path, bytes, URL); for `searchByPin`, the pin's image from the `imageOf` option.
+   * A box outside the image, or empty, is an `InvalidParameterError` naming `box`.
+   */
+  box?: Box;
 }
 
 /** Which signal contributed most to a result's score. */
@@ -83,10 +93,13 @@ export class VisualSearch<In = unknown, I extends Id = Id> {
   private readonly weights: BlendWeights;
   private readonly metric: Metric;
   private readonly signalOptions: SignalOptions;
+  private readonly imageOf?: VisualSearchOptions<In, I>['imageOf'];
 
   /** @throws {InvalidParameterError} for a missing part; {@link DimensionMismatchError} when embedder and index dims differ */
   constructor(options: VisualSearchOptions<In, I>) {
-    const { embedder, index, metadata, weights, metric, ...signals } = options ?? ({} as VisualSearchOptions<In, I>);
+    const { embedder, index, metadata, weights, metric, imageOf, ...signals } = options ?? ({} as VisualSearchOptions<In, I>);
+    if (imageOf !== undefined && typeof imageOf !== 'function') throw new InvalidParameterError('imageOf', 'a function from pin id to its image', imageOf);
+    this.imageOf = imageOf;
     if (typeof embedder?.embed !== 'function') throw new InvalidParameterError('embedder', 'an object with embed()', embedder);
     if (typeof index?.search !== 'function') throw new InvalidParameterError('index', 'an object with search()', index);
     if (typeof metadata?.get !== 'function') throw new InvalidParameterError('metadata', 'an object with get()', metadata);
@@ -105,7 +118,9 @@ export class VisualSearch<In = unknown, I extends Id = Id> {
    * @throws {InvalidParameterError} for bad options or an embedding with non-finite values
    */
   async search(input: In, options: VisualQueryOptions<I> = {}): Promise<VisualResult<I>[]> {
-    const q = await this.embedder.embed(input);
+    const q = options.box !== undefined
+      ? await this.embedder.embed((await cropImage(input as unknown as ImageSource, options.box)) as unknown as In)
+      : await this.embedder.embed(input);
     return this.searchVector(q, options);
   }
 
@@ -117,6 +132,14 @@ export class VisualSearch<In = unknown, I extends Id = Id> {
    */
   async searchByPin(id: I, options: VisualQueryOptions<I> = {}): Promise<VisualResult<I>[]> {
     checkIdType('id', id);
+    if (options.box !== undefined) {
+      if (!this.imageOf) throw new InvalidParameterError('imageOf', 'a function from pin id to its image (needed to search a pin by region)', undefined);
+      const img = await this.imageOf(id);
+      if (img === undefined) throw new UnknownIdError('id', id, 'pin (no image)');
+      const q = await this.embedder.embed((await cropImage(img, options.box)) as unknown as In);
+      const userFilter = options.filter;
+      return this.searchVector(q, { ...options, filter: userFilter ? (x) => x !== id && userFilter(x) : (x) => x !== id });
+    }
     let v = this.metadata.embedding?.(id);
     if (!v) v = vectorFrom(this.index, id);
     if (!v) throw new UnknownIdError('id', id, 'pin (no embedding)');
