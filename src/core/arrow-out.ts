@@ -31,6 +31,7 @@ import {
   RecordBatchWriter, Schema, Struct, Type, Utf8, Vector, makeData, tableFromIPC, util as arrowUtil,
   type Data, type DataType, type Table,
 } from 'apache-arrow';
+import { removeStaleTemps } from './container.js';
 import { firstNullRow } from './arrow.js';
 import { ClosedError, FileFormatError, InvalidParameterError, describeValue } from './errors.js';
 import type { Ranked } from './interfaces.js';
@@ -167,38 +168,7 @@ async function writeAll(fh: fsp.FileHandle, buffers: Uint8Array[]): Promise<numb
   return total;
 }
 
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/**
- * Remove temp files of `base` in `dir` left by writers that were killed (their pid is gone); the same naming
- * and rule as the container's atomic writes. Best effort.
- */
-async function removeStaleTemps(dir: string, base: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(dir);
-  } catch {
-    return;
-  }
-  const re = new RegExp(`^\\.${escapeRegExp(base)}\\.(\\d+)\\.[0-9a-f]{12}\\.pinrec-tmp$`);
-  for (const n of names) {
-    const m = re.exec(n);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    if (pid === process.pid || pidAlive(pid)) continue;
-    await fsp.rm(path.join(dir, n), { force: true }).catch(() => undefined);
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-}
+// Temp files left by killed writers are removed with the container's rule (`removeStaleTemps`): same naming.
 
 /** Columns of one batch by field name: Arrow `Data` (or a single-chunk `Vector`). */
 export type ArrowColumns = Readonly<Record<string, Data | Vector>>;

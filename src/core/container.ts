@@ -178,7 +178,7 @@ function pidAlive(pid: number): boolean {
  * process keeps its temp file until that process exits; temp files on a folder shared between hosts are only
  * judged by this host's pids.)
  */
-async function removeStaleTemps(dir: string, base: string): Promise<void> {
+export async function removeStaleTemps(dir: string, base: string): Promise<void> {
   let names: string[];
   try {
     names = await fsp.readdir(dir);
