@@ -1,10 +1,11 @@
 /**
  * CNN image embeddings: throughput (decode + inference) by batch size and worker count, retrieval quality by
  * label (precision@10 / mAP@10, cosine, query excluded) with the documented options, memory over 10,000
- * images, and the PyTorch MobileNetV2 anchor run side by side.
+ * images, the PyTorch MobileNetV2 anchor run side by side, and (section `head`) supervised embedding heads learned
+ * from the catalogue's labels (LDA, proxy / normalised softmax) against the unsupervised pipeline.
  *
  *   npm run bench -- embeddings [--data <folder with labels.csv>] [--model mobilenet_v1_0.75_224]
- *       [--model-dir ../shared/models] [--sections throughput,quality,memory,anchor] [--batches 1,8,16,32]
+ *       [--model-dir ../shared/models] [--sections throughput,quality,memory,anchor,head] [--batches 1,8,16,32]
  *       [--workers 0,1,2] [--images 256] [--memory-images 10000] [--variants plain,flip,gem]
  *       [--features-cache /tmp/pinrec-emb-cache] [--quick] [--json] [--out file]
  *
@@ -21,12 +22,13 @@ import { dataRoot, num, nums, parseArgs, printTable, report, str, type Args, rea
 import { addPlot, barChart, lineChart, melt, type Row } from './report.js';
 import {
   loadEmbedder, decodeImage, resolveDecodeOptions, retrievalAtK, PcaProjection, powerNormalize, l2NormalizeRows,
-  MODELS, initBackend, type Embedder, type LoadEmbedderOptions,
+  MODELS, initBackend, fitHead, type Embedder, type LoadEmbedderOptions, type HeadFitOptions, type HeadMethod,
 } from '../src/embeddings/index.js';
+import { Rng } from '../src/core/rng.js';
 
 const HELP = `usage: npm run bench -- embeddings [--data dir] [--model name] [--model-dir dir] [--sections list]
   [--batches 1,8,16,32] [--workers 0,1,2] [--images N] [--memory-images N] [--variants plain,flip,gem]
-  [--features-cache dir] [--quick] [--json] [--out file]`;
+  [--features-cache dir] [--head-methods lda,proxy] [--quick] [--json] [--out file]`;
 
 
 /** Indices of the first `per` items of each label (in file order). */
@@ -354,6 +356,13 @@ export async function main(argv: string[]): Promise<void> {
     result.combine = { rows };
   }
 
+  // ---------- supervised embedding heads ----------
+  if (sections.includes('head')) {
+    await initBackend();
+    result.head = await headSection(args, ds, base, quick, log);
+    Object.assign(result, pickTargets(result.head as HeadResult));
+  }
+
   // ---------- memory ----------
   if (sections.includes('memory')) {
     const total = quick ? 64 : num(args, 'memory-images', 10_000);
@@ -383,6 +392,119 @@ export async function main(argv: string[]): Promise<void> {
   await report('embeddings', args, result);
 }
 
+/** Seeded shuffle (Fisher–Yates). */
+function shuffled<T>(a: readonly T[], rng: Rng): T[] {
+  const o = a.slice();
+  for (let i = o.length - 1; i > 0; i--) { const j = rng.int(i + 1); [o[i], o[j]] = [o[j], o[i]]; }
+  return o;
+}
+
+interface HeadResult {
+  protocol: Record<string, unknown>;
+  rows: Record<string, unknown>[];
+  headP10Seen: number; baseP10Seen: number; headP10Unseen: number; baseP10Unseen: number;
+  methods: Record<string, { p10Seen: number; p10Unseen: number; trainSecondsSeen: number; trainSecondsUnseen: number; dim: number; fitSeen: unknown; fitUnseen: unknown; targetSeenMet: boolean; noLossUnseen: boolean }>;
+}
+
+function pickTargets(h: HeadResult) {
+  return { headP10Seen: h.headP10Seen, baseP10Seen: h.baseP10Seen, headP10Unseen: h.headP10Unseen, baseP10Unseen: h.baseP10Unseen };
+}
+
+/**
+ * Heads learned from labels on top of the frozen features (the embedder's default output: L2-normalised pooled
+ * MobileNet features), evaluated by label P@10 (cosine, leave-one-out among the evaluation images):
+ * (a) seen classes: each class's images are split 50/50 (seeded) into training and evaluation images;
+ * (b) unseen classes: the classes are split 50/50 (seeded); train on one half's images, evaluate on the other's.
+ * Classes with fewer than 20 images are left out. Every fit uses the library defaults (seed 0); nothing here is
+ * chosen by looking at evaluation images (the proxy head's early stopping uses a split of its training images).
+ */
+async function headSection(args: Args, ds: Dataset, base: LoadEmbedderOptions, quick: boolean, log: (s: string) => void): Promise<HeadResult> {
+  const k = 10;
+  const rng = new Rng(0);
+  const byClass = new Map<string, number[]>();
+  ds.labels.forEach((l, i) => { const a = byClass.get(l) ?? []; a.push(i); byClass.set(l, a); });
+  let classes = [...byClass.keys()].filter((c) => byClass.get(c)!.length >= 20).sort();
+  const perClassQuick = 24;
+  if (quick) classes = shuffled(classes.filter((c) => byClass.get(c)!.length >= perClassQuick), rng.fork()).slice(0, 16).sort();
+  const members = new Map(classes.map((c) => [c, quick ? shuffled(byClass.get(c)!, rng.fork()).slice(0, perClassQuick).sort((a, b) => a - b) : byClass.get(c)!]));
+  const idx = classes.flatMap((c) => members.get(c)!).sort((a, b) => a - b);
+  const paths = idx.map((i) => ds.paths[i]);
+  const labels = idx.map((i) => ds.labels[i]);
+  log(`head: embedding ${paths.length} images of ${classes.length} classes once (features kept in memory)...`);
+  const cacheDir = str(args, 'features-cache');
+  const modelName = base.model ?? 'mobilenet_v1_0.75_224';
+  const cacheFile = cacheDir ? path.join(cacheDir, `${modelName}-head-${quick ? 'quick-' : ''}${paths.length}.f32`) : undefined;
+  const { raw, dim, failed, seconds } = await rawFeatures({ ...base, workers: quick ? 1 : 2, batchSize: 16 }, paths, cacheFile, log);
+  if (failed) log(`  ${failed} images failed to decode (kept as zero rows; they count as misses)`);
+  // The unsupervised pipeline: the embedder's default output (power norm 1, L2, no projection) = the head's input.
+  const feats = l2(raw, dim);
+  const pos = new Map(idx.map((i, r) => [i, r]));
+  const rowsOf = (ids: number[]) => ids.map((i) => pos.get(i)!);
+  // (a) seen: per class 50/50.
+  const trainSeen: number[] = [], evalSeen: number[] = [];
+  for (const c of classes) {
+    const m = shuffled(members.get(c)!, rng.fork());
+    const h = Math.floor(m.length / 2);
+    trainSeen.push(...m.slice(0, h)); evalSeen.push(...m.slice(h));
+  }
+  // (b) unseen: classes 50/50.
+  const cs = shuffled(classes, rng.fork());
+  const trainClasses = new Set(cs.slice(0, Math.floor(cs.length / 2)));
+  const trainUnseen = idx.filter((i) => trainClasses.has(ds.labels[i]));
+  const evalUnseen = idx.filter((i) => !trainClasses.has(ds.labels[i]));
+  const setups = {
+    seen: { train: rowsOf(trainSeen.sort((a, b) => a - b)), evaluate: rowsOf(evalSeen.sort((a, b) => a - b)) },
+    unseen: { train: rowsOf(trainUnseen), evaluate: rowsOf(evalUnseen) },
+  };
+  const p10 = (vec: Float32Array, d: number, rows: number[]) => retrievalFast(vec, d, rows.map((r) => labels[r]), k).precision;
+  const baseSeen = p10(pick(feats, dim, setups.seen.evaluate), dim, setups.seen.evaluate);
+  const baseUnseen = p10(pick(feats, dim, setups.unseen.evaluate), dim, setups.unseen.evaluate);
+  const rows: Record<string, unknown>[] = [
+    { method: 'unsupervised (embedder default)', dim, 'P@10 seen': baseSeen, 'P@10 unseen': baseUnseen, 'Δ seen': 0, 'Δ unseen': 0, 'train s seen': 0, 'train s unseen': 0, notes: `${dim}-d L2-normalised ${modelName} features` },
+  ];
+  log(`unsupervised: P@10 seen ${baseSeen.toFixed(4)}  unseen ${baseUnseen.toFixed(4)}`);
+  const methods: HeadResult['methods'] = {};
+  const wanted = (str(args, 'head-methods') ?? 'lda,proxy').split(',') as HeadMethod[];
+  for (const method of wanted) {
+    const opts: HeadFitOptions = { method, seed: 0 };
+    const run = async (which: 'seen' | 'unseen') => {
+      const s = setups[which];
+      const t0 = performance.now();
+      let lastLog = 0;
+      const head = await fitHead(pick(feats, dim, s.train), s.train.map((r) => labels[r]), {
+        ...opts, onProgress: (p) => { if (p.done - lastLog >= 10) { lastLog = p.done; log(`  ${method} ${which}: epoch ${p.done}`); } },
+      });
+      const secs = (performance.now() - t0) / 1000;
+      const p = p10(head.applyBatch(pick(feats, dim, s.evaluate)), head.dim, s.evaluate);
+      log(`${method} (${which}): P@10 ${p.toFixed(4)}, ${head.dim}-d, trained in ${secs.toFixed(1)} s ${JSON.stringify(head.fitInfo)}`);
+      return { p, secs, head };
+    };
+    const a = await run('seen');
+    const b = await run('unseen');
+    methods[method] = {
+      p10Seen: a.p, p10Unseen: b.p, trainSecondsSeen: a.secs, trainSecondsUnseen: b.secs, dim: a.head.dim, fitSeen: a.head.fitInfo, fitUnseen: b.head.fitInfo,
+      targetSeenMet: a.p - baseSeen >= 0.10, noLossUnseen: b.p >= baseUnseen,
+    };
+    const fi = a.head.fitInfo;
+    rows.push({
+      method, dim: a.head.dim, 'P@10 seen': a.p, 'P@10 unseen': b.p, 'Δ seen': a.p - baseSeen, 'Δ unseen': b.p - baseUnseen, 'train s seen': a.secs, 'train s unseen': b.secs,
+      notes: method === 'lda' ? `Ledoit–Wolf shrinkage ${fi.shrinkage?.toFixed(3)} (seen) / ${b.head.fitInfo.shrinkage?.toFixed(3)} (unseen)` : `best epoch ${fi.bestEpoch}/${fi.epochsRun} (seen), ${b.head.fitInfo.bestEpoch}/${b.head.fitInfo.epochsRun} (unseen); T ${fi.temperature}`,
+    });
+  }
+  printTable(rows, `Embedding heads learned from labels (P@${k} by label, cosine, leave-one-out among evaluation images; seen: ${setups.seen.train.length} train / ${setups.seen.evaluate.length} eval images of ${classes.length} classes; unseen: train ${trainClasses.size} classes (${setups.unseen.train.length} images), eval ${classes.length - trainClasses.size} other classes (${setups.unseen.evaluate.length} images))`);
+  const trained = methods.proxy ?? methods[wanted[wanted.length - 1]];
+  return {
+    protocol: {
+      k, classes: classes.length, images: paths.length, failed, embedSeconds: seconds, minImagesPerClass: 20, quickImagesPerClass: quick ? perClassQuick : undefined,
+      seen: { train: setups.seen.train.length, evaluate: setups.seen.evaluate.length }, unseen: { trainClasses: trainClasses.size, train: setups.unseen.train.length, evaluate: setups.unseen.evaluate.length },
+      seed: 0, target: '+0.10 P@10 on seen classes, no loss on unseen classes',
+    },
+    rows,
+    headP10Seen: trained?.p10Seen ?? NaN, baseP10Seen: baseSeen, headP10Unseen: trained?.p10Unseen ?? NaN, baseP10Unseen: baseUnseen,
+    methods,
+  };
+}
+
 /** Throughput against batch size and against workers, retrieval quality per option, memory over images. */
 function plotEmbeddings(result: Record<string, unknown>, modelName: string): void {
   const tp = result.throughput as { decodeOnlyImgPerS: number; rows: Row[] } | undefined;
@@ -402,6 +524,13 @@ function plotEmbeddings(result: Record<string, unknown>, modelName: string): voi
     addPlot('quality', 'Retrieval by label per option', barChart(
       melt(q.rows.map((r) => ({ ...r, label: `${r.variant} · ${r.options}` })), { columns: { [`P@${k} first15`]: `P@${k} first15`, [`mAP@${k} first15`]: `mAP@${k} first15`, [`P@${k} all`]: `P@${k} all`, [`mAP@${k} all`]: `mAP@${k} all` }, keep: ['label'], key: 'metric' }),
       { title: `Retrieval by label, P@${k} and mAP@${k}`, subtitle: `${q.images} images, ${q.categories} categories, cosine, query excluded`, category: { field: 'label', title: '' }, value: { field: 'value', title: '' }, color: 'metric' },
+    ));
+  }
+  const h = result.head as HeadResult | undefined;
+  if (h?.rows.length) {
+    addPlot('head', 'Embedding heads: P@10 on seen and unseen classes', barChart(
+      melt(h.rows.map((r) => ({ ...r })), { columns: { 'seen classes (held-out images)': 'P@10 seen', 'unseen classes': 'P@10 unseen' }, keep: ['method'], key: 'evaluation' }),
+      { title: 'P@10 by label with a head learned from labels', subtitle: `${String(h.protocol.classes)} classes; unsupervised = the embedder's default output`, category: { field: 'method', title: '' }, value: { field: 'value', title: 'P@10' }, color: 'evaluation' },
     ));
   }
   const m = result.memory as { total: number; series: Row[] } | undefined;

@@ -1,6 +1,7 @@
 /**
  * The {@link Embedder} class: photos in, L2-normalised feature vectors out, in batches (decoding overlaps
- * inference), with per-image failures, an optional PCA projection, and persistence of its settings. Created by
+ * inference), with per-image failures, an optional PCA projection, an optional supervised embedding head (head.ts),
+ * and persistence of its settings. Created by
  * {@link loadEmbedder} (load.ts); inference runs on an {@link Engine} (engine.ts).
  */
 import { InvalidParameterError, NumericalError, PinrecError, DimensionMismatchError, DisposedError, InferenceError } from '../core/errors.js';
@@ -10,6 +11,7 @@ import { decodeImage, describeInput, type DecodeLimits, type ImageInput } from '
 import { ImageDecodeError } from './errors.js';
 import type { Engine } from './engine.js';
 import type { EmbedBatchOptions, EmbedBatchResult, EmbedderInfo } from './options.js';
+import { EmbeddingHead, fitHead, type HeadFitOptions } from './head.js';
 import { PcaProjection, type PcaFitOptions } from './pca.js';
 import { l2NormalizeRows, powerNormalize } from './postprocess.js';
 import type { Preprocessing } from './preprocess.js';
@@ -23,24 +25,27 @@ import type { loadEmbedder, loadSavedEmbedder } from './load.js';
  */
 export class Embedder {
   /** Output dimension. */
-  get dim(): number { return this.projection ? this.projection.dim : this.rawDim; }
+  get dim(): number { return this.head ? this.head.dim : this.headInputDim; }
+  /** Dimension before the head: the projection's output, else {@link Embedder.rawDim}. */
+  get headInputDim(): number { return this.projection ? this.projection.dim : this.rawDim; }
   /** Pooled feature dimension of the model. */
   readonly rawDim: number;
   private projection?: PcaProjection;
+  private head?: EmbeddingHead;
   private readonly engine: Engine;
   private readonly pre: Preprocessing;
   private readonly limits: DecodeLimits;
   private readonly batchSize: number;
   private readonly decodeConcurrency: number;
   private readonly powerNorm: number;
-  private readonly baseInfo: Omit<EmbedderInfo, 'dim' | 'projection'>;
+  private readonly baseInfo: Omit<EmbedderInfo, 'dim' | 'projection' | 'head'>;
   private readonly saveMeta: SavedSettings;
   private closed = false;
 
   /** @internal use {@link loadEmbedder} */
   constructor(args: {
     engine: Engine; pre: Preprocessing; limits: DecodeLimits; batchSize: number; decodeConcurrency: number; powerNorm: number;
-    rawDim: number; projection?: PcaProjection; info: Omit<EmbedderInfo, 'dim' | 'projection'>; saveMeta: SavedSettings;
+    rawDim: number; projection?: PcaProjection; head?: EmbeddingHead; info: Omit<EmbedderInfo, 'dim' | 'projection' | 'head'>; saveMeta: SavedSettings;
   }) {
     this.engine = args.engine;
     this.pre = args.pre;
@@ -52,12 +57,14 @@ export class Embedder {
     this.baseInfo = args.info;
     this.saveMeta = args.saveMeta;
     if (args.projection) this.setProjection(args.projection);
+    if (args.head) this.setHead(args.head);
   }
 
   /** What this embedder runs: model, source, backend, sizes, options, and `fallback` when the fallback is in use. */
   get info(): EmbedderInfo {
     const p = this.projection;
-    return { ...this.baseInfo, dim: this.dim, ...(p ? { projection: { dim: p.dim, whiten: p.whiten } } : {}) };
+    const h = this.head;
+    return { ...this.baseInfo, dim: this.dim, ...(p ? { projection: { dim: p.dim, whiten: p.whiten } } : {}), ...(h ? { head: { method: h.method, dim: h.dim } } : {}) };
   }
 
   /** The projection in use, if any. */
@@ -65,14 +72,34 @@ export class Embedder {
 
   /**
    * Use (or, with `undefined`, stop using) a PCA / whitening projection.
-   * @throws {DimensionMismatchError} when its input dimension is not {@link Embedder.rawDim}
+   * @throws {DimensionMismatchError} when its input dimension is not {@link Embedder.rawDim}, or when a head is in
+   *   use and the new output dimension is not the head's input dimension (remove the head first: a head is trained
+   *   on the output of one projection)
    */
   setProjection(p: PcaProjection | undefined): void {
     if (p !== undefined) {
       if (!(p instanceof PcaProjection)) throw new InvalidParameterError('projection', 'a PcaProjection', p);
       if (p.inputDim !== this.rawDim) throw new DimensionMismatchError('projection.inputDim', this.rawDim, p.inputDim);
     }
+    const out = p ? p.dim : this.rawDim;
+    if (this.head && this.head.inputDim !== out) throw new DimensionMismatchError('projection.dim (the head in use takes this input)', this.head.inputDim, out);
     this.projection = p;
+  }
+
+  /** The embedding head in use, if any. */
+  getHead(): EmbeddingHead | undefined { return this.head; }
+
+  /**
+   * Use (or, with `undefined`, stop using) a supervised embedding head, applied last in `embed` / `embedBatch`
+   * (after normalisation and the projection; the output is L2-normalised).
+   * @throws {DimensionMismatchError} when its input dimension is not {@link Embedder.headInputDim}
+   */
+  setHead(h: EmbeddingHead | undefined): void {
+    if (h !== undefined) {
+      if (!(h instanceof EmbeddingHead)) throw new InvalidParameterError('head', 'an EmbeddingHead', h);
+      if (h.inputDim !== this.headInputDim) throw new DimensionMismatchError('head.inputDim', this.headInputDim, h.inputDim);
+    }
+    this.head = h;
   }
 
   private check(): void {
@@ -102,9 +129,12 @@ export class Embedder {
   async embedBatch(inputs: readonly ImageInput[], options: EmbedBatchOptions = {}): Promise<EmbedBatchResult> {
     this.check();
     if (!Array.isArray(inputs)) throw new InvalidParameterError('inputs', 'an array of images', inputs);
-    const output = checkOneOf('output', options.output ?? 'final', ['final', 'unprojected', 'raw'] as const);
-    const proj = output === 'final' ? this.projection : undefined;
-    const dim = proj ? proj.dim : this.rawDim;
+    const output = checkOneOf('output', options.output ?? 'final', ['final', 'head-input', 'unprojected', 'raw'] as const);
+    const proj = output === 'final' || output === 'head-input' ? this.projection : undefined;
+    const head = output === 'final' ? this.head : undefined;
+    const projDim = proj ? proj.dim : this.rawDim;
+    const dim = head ? head.dim : projDim;
+    const projRow = head ? new Float32Array(projDim) : undefined;
     const n = inputs.length;
     const vectors = new Float32Array(n * dim);
     const ok = new Array<boolean>(n).fill(false);
@@ -157,7 +187,9 @@ export class Embedder {
           good.forEach((i, k) => {
             if (errors[i]) return;
             const row = raw!.subarray(k * this.rawDim, (k + 1) * this.rawDim);
-            if (proj) proj.apply(row, vectors.subarray(i * dim, (i + 1) * dim));
+            const dst = vectors.subarray(i * dim, (i + 1) * dim);
+            if (head) head.apply(proj ? proj.apply(row, projRow) : row, dst);
+            else if (proj) proj.apply(row, dst);
             else vectors.set(row, i * dim);
             ok[i] = true;
           });
@@ -201,15 +233,52 @@ export class Embedder {
   }
 
   /**
-   * Save the embedder's settings (model name or URL, feature layer, pooling, preprocessing, flip, power norm) and
-   * its projection to one checksummed file. Model weights are not copied: {@link loadSavedEmbedder} loads the
+   * Learn a supervised embedding head from labelled samples of the catalogue (boards, categories, product
+   * types) and start using it. `samples` is a list of images (embedded here; images that fail are dropped with
+   * their labels), or a row-major matrix of head inputs (`embedBatch(..., { output: 'head-input' })`, one row per
+   * label). See {@link fitHead} for the methods and options.
+   *
+   * @throws {InvalidParameterError} for bad labels (length mismatch, fewer than 2 classes, a class with one
+   *   sample, also after dropping failed images) or options
+   * @example
+   * await embedder.fitHead(paths, boards, { method: 'lda' });
+   * const v = await embedder.embed('pin.jpg'); // embedder.dim values, unit length
+   */
+  async fitHead(samples: readonly ImageInput[] | Float32Array, labels: ArrayLike<string | number>, options: HeadFitOptions = {}): Promise<EmbeddingHead> {
+    this.check();
+    const d = this.headInputDim;
+    let rows: Float32Array;
+    let labs: ArrayLike<string | number> = labels;
+    if (samples instanceof Float32Array) {
+      if (labels && typeof labels.length === 'number' && samples.length !== labels.length * d) {
+        throw new InvalidParameterError('labels', `one label per ${d}-value row of samples (samples has ${samples.length} values)`, labels);
+      }
+      rows = samples;
+    } else {
+      if (!Array.isArray(samples)) throw new InvalidParameterError('samples', 'an array of images or a Float32Array', samples);
+      if (!labels || labels.length !== samples.length) throw new InvalidParameterError('labels', `one label per sample (${samples.length} samples)`, labels);
+      const r = await this.embedBatch(samples, { output: 'head-input', onProgress: options.onProgress });
+      const keep: number[] = [];
+      for (let i = 0; i < r.count; i++) if (r.ok[i]) keep.push(i);
+      rows = new Float32Array(keep.length * d);
+      keep.forEach((i, k) => rows.set(r.vectors.subarray(i * d, (i + 1) * d), k * d));
+      labs = keep.map((i) => labels[i]);
+    }
+    const h = await fitHead(rows, labs, options);
+    this.setHead(h);
+    return h;
+  }
+
+  /**
+   * Save the embedder's settings (model name or URL, feature layer, pooling, preprocessing, flip, power norm), its
+   * projection and its head to one checksummed file. Model weights are not copied: {@link loadSavedEmbedder} loads the
    * model by the same route.
    * @example
    * await embedder.save('embedder.pinrec');
    */
   async save(file: string): Promise<void> {
     this.check();
-    await writeSavedEmbedder(file, this.saveMeta, this.rawDim, this.projection);
+    await writeSavedEmbedder(file, this.saveMeta, this.rawDim, this.projection, this.head);
   }
 
   /** Live TF.js tensors in the engine's thread(s); constant across calls when nothing leaks. */

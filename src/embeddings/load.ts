@@ -122,7 +122,7 @@ export async function loadEmbedder(options: LoadEmbedderOptions = {}): Promise<E
     engine = new LocalEngine(built.ex);
   }
   const reg = resolved.reg;
-  const info: Omit<EmbedderInfo, 'dim' | 'projection'> = {
+  const info: Omit<EmbedderInfo, 'dim' | 'projection' | 'head'> = {
     model: resolved.name,
     source: resolved.source,
     location: resolved.location,
@@ -151,7 +151,7 @@ export async function loadEmbedder(options: LoadEmbedderOptions = {}): Promise<E
     flip,
     powerNorm,
   };
-  return new Embedder({ engine, pre: built.pre, limits, batchSize, decodeConcurrency, powerNorm, rawDim: built.ex.structure.dim, projection: o.projection, info, saveMeta });
+  return new Embedder({ engine, pre: built.pre, limits, batchSize, decodeConcurrency, powerNorm, rawDim: built.ex.structure.dim, projection: o.projection, head: o.head, info, saveMeta });
 }
 
 /** Options of {@link loadSavedEmbedder}: those of {@link loadEmbedder} (the file's own settings win), plus `allowStoredUrl`. */
@@ -169,7 +169,8 @@ export interface LoadSavedEmbedderOptions extends LoadEmbedderOptions {
 /**
  * Load an embedder saved with {@link Embedder.save}: same model (by name or URL; `overrides` can point at a
  * folder with `modelDir` or at a URL with `modelUrl`, or set `workers`, `batchSize`, limits), same options, same
- * projection. The fallback is never substituted silently: if the saved model cannot be loaded this throws.
+ * projection and embedding head (files of version 1, from before heads, load too). The fallback is never
+ * substituted silently: if the saved model cannot be loaded this throws.
  *
  * Nothing in the file makes the loader fetch from a place the caller did not choose: a `modelUrl` stored in the
  * file is downloaded only with `allowStoredUrl: true` (otherwise only a cached copy is used), and a caller's
@@ -186,7 +187,7 @@ export async function loadSavedEmbedder(file: string, overrides: LoadSavedEmbedd
   if (overrides === null || typeof overrides !== 'object') throw new InvalidParameterError('overrides', 'an object', overrides);
   const { allowStoredUrl: allowGiven, ...rest } = overrides;
   const allowStoredUrl = checkBool('allowStoredUrl', allowGiven ?? false);
-  const { meta: m, projection } = await readSavedEmbedder(file);
+  const { meta: m, projection, head } = await readSavedEmbedder(file);
   const callerChoosesPlace = rest.modelDir !== undefined || rest.modelUrl !== undefined;
   const storedUrl = !callerChoosesPlace && m.modelUrl ? m.modelUrl : undefined;
   if (storedUrl !== undefined && !allowStoredUrl) {
@@ -212,6 +213,9 @@ export async function loadSavedEmbedder(file: string, overrides: LoadSavedEmbedd
     await e.dispose();
     throw new ModelLoadError(m.model, `the loaded model gives ${e.rawDim}-d features but ${file} was saved with ${m.rawDim}-d`);
   }
+  // The file's projection and head replace any given in `overrides` (a head belongs to its projection).
+  if (projection || head) e.setHead(undefined);
   if (projection) e.setProjection(projection);
+  if (head) e.setHead(head);
   return e;
 }

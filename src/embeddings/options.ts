@@ -6,6 +6,7 @@ import type { ProgressCallback } from '../core/types.js';
 import type { BackendName, BackendPreference } from './backend.js';
 import type { DecodeOptions } from './decode.js';
 import type { Pooling } from './models.js';
+import type { EmbeddingHead, HeadMethod } from './head.js';
 import type { PcaProjection } from './pca.js';
 import type { Preprocessing, PreprocessingOptions } from './preprocess.js';
 // For {@link} links in the doc comments only.
@@ -103,6 +104,8 @@ export interface LoadEmbedderOptions {
   fuse?: boolean;
   /** A fitted PCA / whitening projection applied last (see {@link Embedder.fitProjection}). */
   projection?: PcaProjection;
+  /** A learned embedding head applied after the projection (see {@link Embedder.fitHead}). */
+  head?: EmbeddingHead;
   /** Decoding limits (pixels, bytes, URL timeout). */
   decode?: DecodeOptions;
   /**
@@ -131,7 +134,7 @@ export interface EmbedderInfo {
   preprocessing: Preprocessing;
   /** Pooled feature dimension. */
   rawDim: number;
-  /** Output dimension (after projection). */
+  /** Output dimension (after projection and head). */
   dim: number;
   params: number;
   /** Whether the BatchNorm-folded, activation-fused forward pass is in use (see `fuse`). */
@@ -143,6 +146,8 @@ export interface EmbedderInfo {
   /** Whether the model is an ImageNet-trained general model. */
   imagenet: boolean;
   projection?: { dim: number; whiten: number };
+  /** The embedding head in use, if any. */
+  head?: { method: HeadMethod; dim: number };
   /** Set when the requested model could not be loaded and the bundled nsfwjs MobileNetV2 is used instead. */
   fallback?: { requested: string; reason: string };
 }
@@ -152,11 +157,13 @@ export interface EmbedBatchOptions {
   /** Called after each batch with `stage: 'embed'`. */
   onProgress?: ProgressCallback;
   /**
-   * `'final'` (default): the embedder's output. `'unprojected'`: after power and L2 normalisation but before the
-   * projection (what {@link Embedder.fitProjection} fits on). `'raw'`: pooled features, not normalised.
+   * `'final'` (default): the embedder's output. `'head-input'`: after normalisation and the projection but before
+   * the embedding head (what {@link Embedder.fitHead} fits on). `'unprojected'`: after power and L2 normalisation
+   * but before the projection (what {@link Embedder.fitProjection} fits on). `'raw'`: pooled features, not
+   * normalised.
    * @default 'final'
    */
-  output?: 'final' | 'unprojected' | 'raw';
+  output?: 'final' | 'head-input' | 'unprojected' | 'raw';
 }
 
 /** Result of {@link Embedder.embedBatch}: row `i` belongs to `inputs[i]`; failed rows are zeros. */

@@ -1,0 +1,268 @@
+/**
+ * Supervised embedding heads (head.ts): exact LDA on a planted case, a proxy head that learns a planted
+ * separation deterministically, bad-label errors, and persistence inside a saved embedder (on the tiny fake
+ * model, so no shared models are needed), including files of the previous format version.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { Matrix, inverse } from 'ml-matrix';
+import {
+  fitHead, EmbeddingHead, loadEmbedder, loadSavedEmbedder, initBackend, retrievalAtK, InvalidParameterError, DimensionMismatchError,
+  FileFormatError, type LoadEmbedderOptions,
+} from './imports.js';
+import { Rng } from '../../src/core/rng.js';
+import { readContainer, writeContainer } from '../../src/core/container.js';
+import { guardNetwork, tempDir } from './helpers.js';
+import { gradientPng, writeFakeModel, type FakeModel } from './fake-model.js';
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+function norm(v: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return Math.sqrt(s);
+}
+
+/** `perClass` Gaussian samples per class in `d` dims; class c has mean `means[c]`, per-axis std `std`. */
+function planted(means: number[][], perClass: number, std: number[], seed: number): { x: Float32Array; labels: string[]; d: number } {
+  const d = std.length;
+  const rng = new Rng(seed);
+  const x = new Float32Array(means.length * perClass * d);
+  const labels: string[] = [];
+  let r = 0;
+  for (let c = 0; c < means.length; c++) {
+    for (let i = 0; i < perClass; i++, r++) {
+      for (let j = 0; j < d; j++) x[r * d + j] = means[c][j] + std[j] * rng.normal();
+      labels.push(`class${c}`);
+    }
+  }
+  return { x, labels, d };
+}
+
+describe('fitHead (standalone, on feature matrices)', () => {
+  it("LDA on two Gaussian classes separated along one axis maps that axis (and equals Σw⁻¹(μ₁ − μ₀))", async () => {
+    const d = 6;
+    const { x, labels } = planted([[0, 0, 0, 0, 0, 0], [3, 0, 0, 0, 0, 0]], 200, [1, 2, 0.5, 1.5, 1, 3], 1);
+    const head = await fitHead(x, labels, { method: 'lda' });
+    expect(head.method).toBe('lda');
+    expect(head.dim).toBe(1); // classes − 1
+    expect(head.inputDim).toBe(d);
+    const w = head.weights;
+    expect(Math.abs(w[0]) / norm(w)).toBeGreaterThan(0.99);
+    // Exact: the direction is (shrunk) Σw⁻¹ (μ₁ − μ₀), with Σw the pooled within-class covariance (1/n).
+    const n = labels.length;
+    const mu = [new Float64Array(d), new Float64Array(d)];
+    labels.forEach((l, i) => { const c = l === 'class0' ? 0 : 1; for (let j = 0; j < d; j++) mu[c][j] += x[i * d + j] / 200; });
+    const S = Matrix.zeros(d, d);
+    labels.forEach((l, i) => {
+      const c = l === 'class0' ? 0 : 1;
+      for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) S.set(a, b, S.get(a, b) + (x[i * d + a] - mu[c][a]) * (x[i * d + b] - mu[c][b]) / n);
+    });
+    const s = head.fitInfo.shrinkage!;
+    expect(s).toBeGreaterThanOrEqual(0);
+    expect(s).toBeLessThan(0.2);
+    const trace = S.trace();
+    const Sw = S.mul(1 - s).add(Matrix.eye(d).mul(s * trace / d));
+    const exact = inverse(Sw).mmul(Matrix.columnVector(Array.from({ length: d }, (_, j) => mu[1][j] - mu[0][j]))).to1DArray();
+    const cos = exact.reduce((acc, v, j) => acc + v * w[j], 0) / (norm(exact) * norm(w));
+    expect(Math.abs(cos)).toBeGreaterThan(1 - 1e-6);
+    // Deterministic sign (largest entry positive) and unit-norm discriminant (wᵀ Σw w = 1).
+    expect(w[0]).toBeGreaterThan(0);
+    const Sw_w = Sw.mmul(Matrix.columnVector(Array.from(w))).to1DArray();
+    expect(Sw_w.reduce((acc, v, j) => acc + v * w[j], 0)).toBeCloseTo(1, 4);
+    // The 1-d output is ±1: the sign tells the classes apart (almost all: the classes overlap a little).
+    const y = head.applyBatch(x);
+    let right = 0;
+    labels.forEach((l, i) => { if ((y[i] > 0) === (l === 'class1')) right++; });
+    expect(right / n).toBeGreaterThan(0.9);
+    expect(head.apply(x.subarray(0, d)).length).toBe(1);
+    expect(() => head.apply(new Float32Array(3))).toThrow(DimensionMismatchError);
+    // More directions than classes − 1 on request, still unit-length output.
+    const wide = await fitHead(x, labels, { method: 'lda', dim: 4 });
+    expect(wide.dim).toBe(4);
+    expect(norm(wide.apply(x.subarray(0, d)))).toBeCloseTo(1, 5);
+  });
+
+  it('a proxy head learns a planted separation, deterministically for a seed, without leaking tensors', async () => {
+    await initBackend();
+    // 4 classes that differ only along axes 0 and 1 (means ±2, std 0.3), buried under 10 noisy axes (std 1.5).
+    const std = [0.3, 0.3, ...Array(10).fill(1.5)];
+    const means = [[2, 0], [-2, 0], [0, 2], [0, -2]].map((m) => [...m, ...Array(10).fill(0)]);
+    const { x, labels, d } = planted(means, 40, std, 2);
+    const before = tf.memory().numTensors;
+    const progress: number[] = [];
+    const opts = { method: 'proxy' as const, dim: 4, epochs: 100, seed: 7, learningRate: 0.01, batchSize: 32, onProgress: (p: { done: number }) => progress.push(p.done) };
+    const a = await fitHead(x, labels, opts);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(a.method).toBe('proxy');
+    expect(a.dim).toBe(4);
+    expect(a.fitInfo.validationSamples).toBe(32); // 20 % of each class of 40
+    expect(a.fitInfo.bestEpoch).toBeGreaterThanOrEqual(1);
+    expect(progress.length).toBe(a.fitInfo.epochsRun);
+    const b = await fitHead(x, labels, { ...opts, onProgress: undefined });
+    expect(maxAbsDiff(a.weights, b.weights)).toBe(0);
+    const c = await fitHead(x, labels, { ...opts, seed: 8, onProgress: undefined });
+    expect(maxAbsDiff(a.weights, c.weights)).toBeGreaterThan(0);
+    // Retrieval by label: the raw (normalised) features are noisy; the head's output separates the classes.
+    const l2 = (m: Float32Array, dim: number) => { const o = m.slice(); for (let i = 0; i < o.length / dim; i++) { const r = o.subarray(i * dim, (i + 1) * dim); const s = norm(r); for (let j = 0; j < dim; j++) r[j] /= s; } return o; };
+    const test = planted(means, 40, std, 3); // fresh samples of the same classes
+    const base = retrievalAtK(l2(test.x, d), d, test.labels, 10).precision;
+    const headP = retrievalAtK(a.applyBatch(test.x), a.dim, test.labels, 10).precision;
+    expect(base).toBeLessThan(0.7);
+    expect(headP).toBeGreaterThan(base + 0.1);
+    // The trained projection puts more of its weight on the two informative axes than the random start did.
+    const share = (w: Float32Array) => { let inf = 0, all = 0; for (let k = 0; k < a.dim; k++) for (let j = 0; j < d; j++) { const v = w[k * d + j] ** 2; all += v; if (j < 2) inf += v; } return inf / all; };
+    expect(share(a.weights)).toBeGreaterThan(1.5 * (2 / d)); // 2 / d: an isotropic projection
+  });
+
+  it('rejects bad labels with errors naming the parameter', async () => {
+    const x = new Float32Array(12).map((_, i) => Math.sin(i));
+    const expectLabels = async (labels: unknown, re: RegExp) => {
+      const err = await fitHead(x, labels as string[], { method: 'lda' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidParameterError);
+      expect((err as InvalidParameterError).parameter).toBe('labels');
+      expect((err as Error).message).toMatch(re);
+    };
+    await expectLabels(['a', 'a', 'a', 'a'], /at least 2 distinct classes/);
+    await expectLabels(['a', 'a', 'a', 'b'], /at least 2 samples per class \(class "b" has 1\)/);
+    await expectLabels(['a', 'a', 'b', 'b', 'b'], /one label per row of features/);
+    await expectLabels(['a', 'b', 'b', 'a', 'c', 'c', 'a', 'b'], /one label per row/); // 12 values, not 8 rows
+    const e2 = await fitHead(x, ['a', 'b', null, 'a'] as unknown as string[]).catch((e: unknown) => e);
+    expect((e2 as InvalidParameterError).parameter).toBe('labels[2]');
+    await expect(fitHead(x, ['a', 'a', 'b', 'b'], { method: 'nope' as 'lda' })).rejects.toThrow(/options\.method/);
+    await expect(fitHead([1, 2] as unknown as Float32Array, ['a', 'b'])).rejects.toThrow(/features/);
+  });
+
+  it('saves and loads a head on its own', async () => {
+    const tmp = await tempDir('head');
+    try {
+      const { x, labels } = planted([[0, 0, 0], [2, 1, 0], [0, 2, 2]], 10, [1, 1, 1], 4);
+      const h = await fitHead(x, labels, { method: 'lda' });
+      const f = path.join(tmp, 'head.pinrec');
+      await h.save(f);
+      const again = await EmbeddingHead.load(f);
+      expect(again.dim).toBe(2);
+      expect(again.fitInfo.shrinkage).toBe(h.fitInfo.shrinkage);
+      expect(maxAbsDiff(again.applyBatch(x), h.applyBatch(x))).toBe(0);
+    } finally {
+      await fsp.rm(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Embedder with a head (fake model)', () => {
+  let tmp: string;
+  let fake: FakeModel;
+  let images: Buffer[];
+  let opts: LoadEmbedderOptions;
+  const saved: Record<string, string | undefined> = {};
+
+  beforeAll(async () => {
+    for (const k of ['PINREC_MODEL_DIR', 'PINREC_MODEL_CACHE', 'PINREC_OFFLINE', 'PINREC_MODEL_HUB']) saved[k] = process.env[k];
+    guardNetwork();
+    tmp = await tempDir('head-embedder');
+    const empty = path.join(tmp, 'empty');
+    await fsp.mkdir(empty);
+    process.env.PINREC_MODEL_DIR = empty;
+    process.env.PINREC_MODEL_CACHE = path.join(tmp, 'cache');
+    process.env.PINREC_OFFLINE = '1';
+    await initBackend();
+    fake = await writeFakeModel(tf, path.join(tmp, 'fake_cnn'));
+    images = await Promise.all(Array.from({ length: 12 }, (_, i) => gradientPng(i)));
+    opts = { model: fake.name, modelDir: fake.dir, featureLayer: fake.featureLayer, preprocessing: { size: fake.size, normalization: 'unit' } };
+  });
+  afterAll(async () => {
+    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+    await fsp.rm(tmp, { recursive: true, force: true });
+  });
+
+  it('fits a head on images, applies it in embed/embedBatch, saves it and loads it back', async () => {
+    const e = await loadEmbedder(opts);
+    try {
+      const labels = images.map((_, i) => `board${i % 3}`);
+      const head = await e.fitHead(images, labels, { method: 'lda' });
+      expect(e.getHead()).toBe(head);
+      expect(head.inputDim).toBe(fake.dim);
+      expect(e.dim).toBe(2);
+      expect(e.info.head).toEqual({ method: 'lda', dim: 2 });
+      const r = await e.embedBatch(images);
+      expect(r.dim).toBe(2);
+      const inputs = await e.embedBatch(images, { output: 'head-input' });
+      expect(inputs.dim).toBe(fake.dim);
+      expect(maxAbsDiff(r.vectors, head.applyBatch(inputs.vectors))).toBeLessThan(1e-6);
+      const v = await e.embed(images[5]);
+      expect(norm(v)).toBeCloseTo(1, 5);
+      expect(maxAbsDiff(v, r.vectors.subarray(10, 12))).toBeLessThan(1e-6);
+      // The same head from the feature matrix.
+      const again = await e.fitHead(inputs.vectors, labels, { method: 'lda' });
+      expect(maxAbsDiff(again.weights, head.weights)).toBe(0);
+      await expect(e.fitHead(inputs.vectors, labels.slice(1))).rejects.toThrow(InvalidParameterError);
+      await expect(e.fitHead(images, labels.slice(1))).rejects.toThrow(/labels must be one label per sample/);
+      expect(e.getHead()).toBe(again);
+
+      const file = path.join(tmp, 'with-head.pinrec');
+      await e.save(file);
+      const loaded = await loadSavedEmbedder(file, { modelDir: fake.dir });
+      try {
+        expect(loaded.dim).toBe(2);
+        expect(loaded.getHead()?.method).toBe('lda');
+        expect(maxAbsDiff((await loaded.embedBatch(images)).vectors, r.vectors)).toBeLessThan(1e-6);
+      } finally {
+        await loaded.dispose();
+      }
+      // A head with a projection: the head takes the projection's output.
+      e.setHead(undefined);
+      await e.fitProjection(images, { dim: 4, whiten: 0 });
+      expect(() => e.setHead(head)).toThrow(DimensionMismatchError);
+      const h4 = await e.fitHead(images, labels, { method: 'proxy', dim: 3, epochs: 5, seed: 1 });
+      expect(h4.inputDim).toBe(4);
+      expect(() => e.setProjection(undefined)).toThrow(DimensionMismatchError);
+      const f2 = path.join(tmp, 'with-pca-head.pinrec');
+      await e.save(f2);
+      const ref = await e.embedBatch(images);
+      const l2 = await loadSavedEmbedder(f2, { modelDir: fake.dir });
+      try {
+        expect(l2.info.head).toEqual({ method: 'proxy', dim: 3 });
+        expect(l2.info.projection?.dim).toBe(4);
+        expect(maxAbsDiff((await l2.embedBatch(images)).vectors, ref.vectors)).toBeLessThan(1e-6);
+      } finally {
+        await l2.dispose();
+      }
+    } finally {
+      await e.dispose();
+    }
+  });
+
+  it('still loads version-1 embedder files (from before heads)', async () => {
+    const e = await loadEmbedder(opts);
+    try {
+      await e.fitProjection(images, { dim: 3, whiten: 0 });
+      const f = path.join(tmp, 'v2.pinrec');
+      await e.save(f);
+      const c = await readContainer<Record<string, unknown>>(f, 'pinrec.embedder');
+      expect(c.version).toBe(2);
+      const { head: _h, ...v1meta } = c.meta;
+      const v1 = path.join(tmp, 'v1.pinrec');
+      await writeContainer(v1, 'pinrec.embedder', 1, v1meta, Object.fromEntries(c.sections));
+      const loaded = await loadSavedEmbedder(v1, { modelDir: fake.dir });
+      try {
+        expect(loaded.getHead()).toBeUndefined();
+        expect(loaded.dim).toBe(3);
+        expect(maxAbsDiff((await loaded.embedBatch(images)).vectors, (await e.embedBatch(images)).vectors)).toBeLessThan(1e-6);
+      } finally {
+        await loaded.dispose();
+      }
+      const v9 = path.join(tmp, 'v9.pinrec');
+      await writeContainer(v9, 'pinrec.embedder', 9, v1meta, Object.fromEntries(c.sections));
+      await expect(loadSavedEmbedder(v9, { modelDir: fake.dir })).rejects.toThrow(FileFormatError);
+    } finally {
+      await e.dispose();
+    }
+  });
+});
