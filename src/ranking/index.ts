@@ -30,3 +30,7 @@ export type { SourceContext, CandidateSource, FeedOptions, SourceReport, FeedIte
 export type { Calibration } from '../core/interfaces.js';
 export { BruteForceSearcher, CfCandidateSource, VisualNeighborsSource, PopularSource } from './sources.js';
 export type { CfSourceOptions, VisualNeighborsOptions, PopularPin, PopularSourceOptions } from './sources.js';
+export { FEATURE_SCHEMA_VERSION, FeatureExtractor, featureColumn, userProfile } from './features.js';
+export type { FeatureContext, FeatureExtractorOptions, FeatureMatrix, UserProfile } from './features.js';
+export { FeatureSchemaError, LearnedRanker, TrainingSetBuilder, groupNdcg } from './learned.js';
+export type { FeatureImportance, FitReport, LearnedRankerOptions, RankingExamples, TrainingSetOptions } from './learned.js';
