@@ -12,7 +12,7 @@ import type { CapsOptions } from '../diversity/caps.js';
 import type { Candidate, GroupKey } from './candidates.js';
 import { type EmbedderLike, type PinMetadataSource, type VectorSearcher, hitSimilarity } from './interfaces.js';
 import { rerank } from './rerank.js';
-import { type BlendWeights, DEFAULT_WEIGHTS, type SignalOptions, normalizeWeights } from './signals.js';
+import { type BlendWeights, DEFAULT_WEIGHTS, type Scorer, type SignalOptions, normalizeWeights } from './signals.js';
 
 /**
  * Options of the {@link VisualSearch} constructor.
@@ -31,6 +31,12 @@ export interface VisualSearchOptions<In, I extends Id> extends Omit<SignalOption
   weights?: BlendWeights;
   /** The index's metric, when it does not report one. @default index.metric ?? 'cosine' */
   metric?: Metric;
+  /**
+   * Ranks the hits instead of the blend (e.g. a `LearnedRanker`, or its `forUser(profile)` per request); the
+   * caps still apply after it, and `contributions`/`reason` still describe the blend's signals.
+   * @default the blend with `weights`
+   */
+  scorer?: Scorer;
   /** A pin's image (path, bytes, URL), for `searchByPin(id, { box })`. */
   imageOf?: (id: I) => Promise<ImageSource | undefined> | ImageSource | undefined;
 }
@@ -56,6 +62,8 @@ export interface VisualQueryOptions<I extends Id> {
    * A box outside the image, or empty, is an `InvalidParameterError` naming `box`.
    */
   box?: Box;
+  /** This query's scorer (e.g. `ranker.forUser(profile)`), over the one given to the constructor. */
+  scorer?: Scorer;
 }
 
 /** Which signal contributed most to a result's score. */
@@ -94,10 +102,13 @@ export class VisualSearch<In = unknown, I extends Id = Id> {
   private readonly metric: Metric;
   private readonly signalOptions: SignalOptions;
   private readonly imageOf?: VisualSearchOptions<In, I>['imageOf'];
+  private readonly scorer?: Scorer;
 
   /** @throws {InvalidParameterError} for a missing part; {@link DimensionMismatchError} when embedder and index dims differ */
   constructor(options: VisualSearchOptions<In, I>) {
-    const { embedder, index, metadata, weights, metric, imageOf, ...signals } = options ?? ({} as VisualSearchOptions<In, I>);
+    const { embedder, index, metadata, weights, metric, imageOf, scorer, ...signals } = options ?? ({} as VisualSearchOptions<In, I>);
+    if (scorer !== undefined && typeof scorer?.score !== 'function') throw new InvalidParameterError('scorer', 'an object with a score() method', scorer);
+    this.scorer = scorer;
     if (imageOf !== undefined && typeof imageOf !== 'function') throw new InvalidParameterError('imageOf', 'a function from pin id to its image', imageOf);
     this.imageOf = imageOf;
     if (typeof embedder?.embed !== 'function') throw new InvalidParameterError('embedder', 'an object with embed()', embedder);
@@ -176,12 +187,14 @@ export class VisualSearch<In = unknown, I extends Id = Id> {
       };
     }
     // hitSimilarity already mapped l2 distances into (0, 1]; cosine and ip are read by their own rules
-    const res = rerank(cands, { ...this.signalOptions, metric: this.metric, weights: this.weights, limit: k, diversity: options.diversity ?? false });
+    const scorer = options.scorer ?? this.scorer;
+    if (options.scorer !== undefined && typeof options.scorer?.score !== 'function') throw new InvalidParameterError('scorer', 'an object with a score() method', options.scorer);
+    const res = rerank(cands, { ...this.signalOptions, metric: this.metric, weights: this.weights, limit: k, diversity: options.diversity ?? false, ...(scorer ? { scorer } : {}) });
     const w = this.weights;
     return res.items.map((it) => {
       const c = { similarity: w.similarity * it.similarity, engagement: w.engagement * it.engagement, quality: w.quality * it.quality };
       const reason: ReasonKind = c.similarity >= c.engagement && c.similarity >= c.quality ? 'similarity' : c.engagement >= c.quality ? 'engagement' : 'quality';
-      const explanation = `${reason === 'similarity' ? 'mostly ' : ''}visually similar (${raw[it.index].toFixed(3)}); ` +
+      const explanation = `${scorer ? `ranked by ${scorer.name ?? 'a custom scorer'}; ` : ''}${reason === 'similarity' ? 'mostly ' : ''}visually similar (${raw[it.index].toFixed(3)}); ` +
         `${reason === 'engagement' ? 'mostly ' : ''}engagement ${it.engagement.toFixed(2)}; ` +
         `${reason === 'quality' ? 'mostly ' : ''}quality ${it.quality.toFixed(2)}`;
       return { id: it.id, similarity: raw[it.index], score: it.score, contributions: c, reason, explanation, category: it.category, creator: it.creator };

@@ -71,3 +71,22 @@ describe('VisualSearch by region', () => {
     await expect(noImages.searchByPin('scene', { box: { x: 0, y: 0, width: 1, height: 1 } })).rejects.toThrow(/imageOf/);
   });
 });
+
+describe('VisualSearch with a scorer in place of the blend', () => {
+  it('ranks by the scorer (constructor or per query), and names it in the explanation', async () => {
+    const index = new ExactIndex<string>({ metric: 'cosine', dim: 3 });
+    index.addItems(['a', 'b', 'c'], Float32Array.of(1, 0, 0, 0.9, 0.1, 0, 0.8, 0.2, 0));
+    const metadata = new InMemoryPinMetadata<string>([{ id: 'a', quality: 0.1 }, { id: 'b', quality: 0.5 }, { id: 'c', quality: 0.9 }]);
+    const embedder = { dim: 3, embed: (v: Float32Array) => v };
+    // a scorer that prefers quality alone: the reverse of the similarity order
+    const byQuality = { name: 'quality-only', score: (_b: unknown, s: { quality: Float64Array }, out: Float64Array) => { for (let i = 0; i < out.length; i++) out[i] = s.quality[i]; } };
+    const vs = new VisualSearch({ embedder, index, metadata, scorer: byQuality as never });
+    const q = Float32Array.of(1, 0, 0);
+    const r = await vs.search(q, { k: 3 });
+    expect(r.map((x) => x.id)).toEqual(['c', 'b', 'a']);
+    expect(r[0].explanation).toMatch(/^ranked by quality-only; /);
+    const blend = new VisualSearch({ embedder, index, metadata });
+    expect((await blend.search(q, { k: 3, scorer: byQuality as never })).map((x) => x.id)).toEqual(['c', 'b', 'a']);
+    expect(() => new VisualSearch({ embedder, index, metadata, scorer: {} as never })).toThrow(/scorer/);
+  });
+});
