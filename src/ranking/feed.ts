@@ -13,7 +13,7 @@ import { checkInt, checkNumber, checkOneOf } from '../core/validate.js';
 import { type CapsOptions, resolveCapsOptions } from '../diversity/caps.js';
 import { type Candidate, toBatch, validateCandidates } from './candidates.js';
 import type { PinMetadata, PinMetadataSource } from './interfaces.js';
-import { CALIBRATIONS, MergedColumns, calibrate } from './merge.js';
+import { CALIBRATIONS, MergedColumns, calibrate, sourceScore } from './merge.js';
 import { type FeedClock, MAX_TIMER_MS, SYSTEM_CLOCK, runBudgeted } from './budget.js';
 
 export type { FeedClock };
@@ -50,6 +50,13 @@ export interface FeedOptions<U, I extends Id> extends SignalOptions {
   clock?: FeedClock;
   /** Most candidates taken from one source (extra ones are dropped). @default 1000 */
   perSourceLimit?: number;
+  /**
+   * Put each source's raw score (`similarity`, else `−distance`, else `−position` in its list) on the merged
+   * candidates as the feature column named after the source (`features.cf`, `features.visual`, ...; NaN
+   * where the source did not propose the pin), which a learned ranker's `src_<name>_score` / `_rank` /
+   * `_missing` features read. A candidate's own `features[name]` wins. @default true
+   */
+  sourceScores?: boolean;
   /**
    * How each source's similarities are put on one scale before merging (a source's own `calibration` wins):
    * `'rank'` maps the r-th best (0-based) of a source's n scored candidates to `1 − r/n`, so a CF source's raw
@@ -112,6 +119,12 @@ export interface GenerateOptions<I extends Id> {
   limit?: number;
   /** Pins not to show; also passed to sources. @default empty */
   exclude?: Iterable<I>;
+  /**
+   * A scorer for this request only, in place of the generator's (e.g. a learned ranker bound to this user:
+   * `ranker.forUser(userProfile(history, lookups), { now: Date.now() })`). The caps still apply after it.
+   * @default the generator's `scorer`, else the blend
+   */
+  scorer?: Scorer;
 }
 
 /**
@@ -131,10 +144,11 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
   private readonly calibration: Calibration;
   private readonly metadataTimeoutMs: number;
   private readonly clock: FeedClock;
+  private readonly sourceScores: boolean;
 
   /** @throws {InvalidParameterError} for bad options or duplicate source names */
   constructor(options: FeedOptions<U, I>) {
-    const { sources, metadata, weights, scorer, diversity, limit, timeoutMs, perSourceLimit, calibration, metadataTimeoutMs, clock, ...signals } = options ?? ({} as FeedOptions<U, I>);
+    const { sources, metadata, weights, scorer, diversity, limit, timeoutMs, perSourceLimit, calibration, metadataTimeoutMs, clock, sourceScores, ...signals } = options ?? ({} as FeedOptions<U, I>);
     if (!Array.isArray(sources) || sources.length === 0) throw new InvalidParameterError('sources', 'a non-empty array of candidate sources', sources);
     const names = new Set<string>();
     sources.forEach((s, i) => {
@@ -156,6 +170,8 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
     this.clock = clock ?? SYSTEM_CLOCK;
     this.perSourceLimit = checkInt('perSourceLimit', perSourceLimit ?? 1000, 1);
     this.calibration = checkOneOf('calibration', calibration ?? 'rank', CALIBRATIONS);
+    if (sourceScores !== undefined && typeof sourceScores !== 'boolean') throw new InvalidParameterError('sourceScores', 'true or false', sourceScores);
+    this.sourceScores = sourceScores ?? true;
     sources.forEach((src, i) => { if (src.calibration !== undefined) checkOneOf(`sources[${i}].calibration`, src.calibration, CALIBRATIONS); });
     this.rankOptions = { ...signals, weights, scorer, diversity: diversity ?? {} };
     // validate ranking options once, up front
@@ -173,23 +189,25 @@ export class FeedGenerator<U = unknown, I extends Id = Id> {
    */
   async generate(user: U, options: GenerateOptions<I> = {}): Promise<FeedResult<I>> {
     const limit = checkInt('limit', options.limit ?? this.limit, 1);
+    if (options.scorer !== undefined && typeof options.scorer?.score !== 'function') throw new InvalidParameterError('scorer', 'an object with a score() method', options.scorer);
     const exclude = new Set<I>(options.exclude ?? []);
     const runs = await Promise.all(this.sources.map((s) => this.runSource(s, user, exclude)));
 
     // merge and de-duplicate into columns, in source priority order
-    const m = new MergedColumns<I>();
+    const m = new MergedColumns<I>(this.sourceScores ? this.sources.map((x) => x.name) : undefined);
     for (let s = 0; s < runs.length; s++) {
       const list = runs[s].list;
       if (!list) continue;
       const sim = runs[s].similarity!;
       for (let i = 0; i < list.length; i++) {
         const c = list[i];
-        if (!exclude.has(c.id)) m.add(c, s, sim[i]);
+        if (!exclude.has(c.id)) m.add(c, s, sim[i], sourceScore(c, i));
       }
     }
     const meta = await this.runMetadata(m);
+    const scorer = options.scorer ?? this.rankOptions.scorer;
     const res = m.size > 0
-      ? rerank(m.columns(), { ...this.rankOptions, limit })
+      ? rerank(m.columns(), { ...this.rankOptions, scorer, limit })
       : { items: [] as RankedCandidate<I>[], skipped: [] as SkippedCandidate<I>[], relaxed: 0 };
     const names = this.sources.map((x) => x.name);
     const contributed = new Map<string, number>();

@@ -441,7 +441,8 @@ export class LearnedRanker implements Scorer {
    * A {@link Scorer} bound to one user's profile and the request context (for `rerank`, `FeedGenerator`...).
    *
    * @example
-   * const feed = new FeedGenerator({ sources, scorer: ranker.forUser(userProfile(history, lookups), { now: Date.now() }) });
+   * const feed = new FeedGenerator({ sources: [cfSource, visualSource, trendingSource] });
+   * await feed.generate(user, { scorer: ranker.forUser(userProfile(history, lookups), { now: Date.now() }) });
    */
   forUser<I extends Id>(profile: UserProfile<I> | null, context: FeatureContext<I> = {}): Scorer {
     if (!this.layers_) throw new NotFittedError('LearnedRanker');

@@ -26,13 +26,27 @@ export class MergedColumns<I extends Id> {
   private readonly cre: (GroupKey | null)[] = [];
   private readonly srcBits: number[][] = [];
   private features: Map<string, number[]> | null = null;
+  /** Each source's own raw score per row (NaN = not proposed by it), when source names were given. */
+  private readonly raw: number[][] | null;
+
+  /**
+   * @param sourceNames when given, {@link columns} also carries each source's raw score (its `similarity`, or
+   *   `−distance`) as the feature column named after the source — what a learned ranker's `src_<name>_*`
+   *   features read. A candidate's own `features[name]` value wins over it.
+   */
+  constructor(private readonly sourceNames?: readonly string[]) {
+    this.raw = sourceNames ? sourceNames.map(() => []) : null;
+  }
 
   get size(): number {
     return this.ids.length;
   }
 
-  /** Add candidate `c` of `source`, whose calibrated similarity is `sim` (NaN = none). */
-  add(c: Candidate<I>, source: number, sim: number): void {
+  /**
+   * Add candidate `c` of `source`, whose calibrated similarity is `sim` (NaN = none) and whose raw score under
+   * its source is `raw` (see {@link sourceScore}; kept only when source names were given).
+   */
+  add(c: Candidate<I>, source: number, sim: number, raw = Number.NaN): void {
     let r = this.row.get(c.id);
     if (r === undefined) {
       r = this.ids.length;
@@ -48,6 +62,7 @@ export class MergedColumns<I extends Id> {
       this.cat.push(c.category ?? null);
       this.cre.push(c.creator ?? null);
       this.srcBits.push([source]);
+      if (this.raw) for (const col of this.raw) col.push(Number.NaN);
     } else {
       const bits = this.srcBits[r];
       if (bits[bits.length - 1] !== source) bits.push(source);
@@ -58,6 +73,10 @@ export class MergedColumns<I extends Id> {
       if (c.quality != null && Number.isNaN(this.qual[r])) this.qual[r] = c.quality;
       if (c.category != null && this.cat[r] === null) this.cat[r] = c.category;
       if (c.creator != null && this.cre[r] === null) this.cre[r] = c.creator;
+    }
+    if (this.raw && source < this.raw.length && !Number.isNaN(raw)) {
+      const col = this.raw[source];
+      if (Number.isNaN(col[r]) || raw > col[r]) col[r] = raw; // a source listing an id twice: its best score
     }
     if (c.features) {
       this.features ??= new Map();
@@ -121,12 +140,33 @@ export class MergedColumns<I extends Id> {
     put('engagementRate', this.rate);
     put('quality', this.qual);
     out.present = present;
-    if (this.features) {
+    if (this.features || this.raw) {
       out.features = nullProto();
-      for (const [k, col] of this.features) out.features[k] = Float64Array.from({ length: n }, (_, i) => col[i] ?? NaN);
+      if (this.raw && this.sourceNames) {
+        for (let s = 0; s < this.raw.length; s++) out.features[this.sourceNames[s]] = Float64Array.from(this.raw[s]);
+      }
+      if (this.features) {
+        for (const [k, col] of this.features) {
+          const own = out.features[k] as Float64Array | undefined;
+          out.features[k] = Float64Array.from({ length: n }, (_, i) => col[i] ?? (own ? own[i] : NaN));
+        }
+      }
     }
     return out;
   }
+}
+
+/**
+ * A candidate's raw score under its own source, larger = better: its `similarity`, else `−distance`, else (a
+ * source that only orders its list, e.g. trending without scores) `−position` in the list.
+ *
+ * @example
+ * sourceScore({ id: 'a', distance: 0.5 }, 3); // -0.5
+ */
+export function sourceScore(c: Candidate, position: number): number {
+  if (c.similarity != null) return c.similarity;
+  if (c.distance != null) return -c.distance;
+  return -position;
 }
 
 /** The calibration modes a feed accepts. */
