@@ -9,10 +9,10 @@
  * const { id, record } = await ingestor.ingest('photo.jpg', { category: 'decor' });
  */
 export { Ingestor } from './ingest.js';
-export type { IngestorOptions, IngestRequest, IngestResult, IngestProgress, DuplicateMode } from './ingest.js';
-export { InMemoryPinRecords, INGEST_STEPS } from './records.js';
+export type { IngestorOptions, IngestRequest, IngestResult, IngestProgress, DuplicateMode, ObjectDetector, ObjectOptions } from './ingest.js';
+export { InMemoryPinRecords, INGEST_STEPS, objectId, parentPin } from './records.js';
 export { FilePinRecords } from './file-records.js';
-export type { PinRecord, PinRecordStore, StepOutcome, StoredBlob, IngestStep } from './records.js';
+export type { PinRecord, PinRecordStore, PinObject, StepOutcome, StoredBlob, IngestStep } from './records.js';
 export { BoundedQueue } from './queue.js';
 export type { WhenFull, QueueOptions } from './queue.js';
 export { BusyError } from '../core/errors.js';

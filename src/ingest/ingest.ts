@@ -11,14 +11,43 @@
 import { availableParallelism } from 'node:os';
 import type { Embedder, VectorIndex } from '../core/interfaces.js';
 import { FileFormatError, InvalidParameterError, PinrecError, UnknownIdError } from '../core/errors.js';
-import { checkInt } from '../core/validate.js';
+import { checkInt, checkNumber } from '../core/validate.js';
 import { analyzeImage, type AnalysisOptions } from '../images/analysis.js';
+import { cropImage, type Box } from '../images/crop.js';
 import { HashIndex, hashFromHex, perceptualHash, type HashKind } from '../images/hash.js';
 import { decodeWorking, originalOf, renderAll, resolveRenditionSpecs, type RawImage, type Rendition, type RenditionOptions } from '../images/renditions.js';
 import { type ImageLimits, type ImageSource, type ResolvedImageLimits, type SourceImage, openImage, resolveImageLimits } from '../images/source.js';
 import { type BlobStore, IMMUTABLE_CACHE_CONTROL, contentKey, sha256Hex } from '../images/store.js';
 import { BoundedQueue, type WhenFull } from './queue.js';
-import { INGEST_STEPS, InMemoryPinRecords, type IngestStep, type PinRecord, type PinRecordStore, type StepOutcome, type StoredBlob } from './records.js';
+import { INGEST_STEPS, InMemoryPinRecords, objectId, type IngestStep, type PinObject, type PinRecord, type PinRecordStore, type StepOutcome, type StoredBlob } from './records.js';
+
+/**
+ * What ingest needs of an object detector: `pinrec/shopping`'s `loadDetector()` result fits (any detector with
+ * this shape does).
+ */
+export interface ObjectDetector {
+  detect(image: SourceImage, options?: { mode?: 'normal' | 'light'; minScore?: number; maxBoxes?: number }): Promise<{
+    boxes: readonly { box: Box; score: number; classId: number; className: string }[];
+    mode: string;
+    ms: number;
+  }>;
+}
+
+/** How ingest detects objects (with a `detector`). */
+export interface ObjectOptions {
+  /** Boxes scoring below this are dropped. @default 0.3 */
+  minScore?: number;
+  /** At most this many objects per pin. @default 10 */
+  maxObjects?: number;
+  /** Boxes whose shorter side is under this many pixels are dropped (too small to search by). @default 32 */
+  minSide?: number;
+  /**
+   * The detector's mode, or a function asked per pin (e.g. `() => (overBudget() ? 'light' : 'normal')`): the
+   * lighter mode is for when the machine is over its CPU budget; the record says which ran.
+   * @default 'normal'
+   */
+  mode?: 'normal' | 'light' | (() => 'normal' | 'light');
+}
 
 /** What ingest does with a near-duplicate of a pin it already has. */
 export type DuplicateMode = 'link' | 'skip' | 'off';
@@ -66,6 +95,16 @@ export interface IngestorOptions {
    * @default { mode: 'link', maxDistance: 16 }
    */
   duplicates?: { mode?: DuplicateMode; maxDistance?: number };
+  /**
+   * Detects the objects in each pin's image (e.g. `await loadDetector()` of `pinrec/shopping`): the record keeps
+   * them (`record.objects`), and with an `embedder` and an `index` each object's crop gets its own embedding in
+   * the index under `objectId(pin, k)` = `'<pin>#<k>'`, a child of the pin — so a crop finds the pins that
+   * contain a similar object (`VisualSearch`'s `parentOf: parentPin` groups such hits by pin). Without one, no
+   * objects step.
+   */
+  detector?: ObjectDetector;
+  /** Detection options. @default { minScore: 0.3, maxObjects: 10, minSide: 32, mode: 'normal' } */
+  objects?: ObjectOptions;
   /** Pins processed at once. @default the machine's cores */
   concurrency?: number;
   /** Pins waiting beyond the running ones. @default 64 */
@@ -128,6 +167,8 @@ export class Ingestor {
   private readonly whenFull: WhenFull;
   private readonly onProgress?: (p: IngestProgress) => void;
   private readonly now: () => number;
+  private readonly detector?: ObjectDetector;
+  private readonly objectOptions: Required<Omit<ObjectOptions, 'mode'>> & { mode: NonNullable<ObjectOptions['mode']> };
   private hashIndex?: Promise<HashIndex<string>>;
   private readonly inFlight = new Map<string, Promise<IngestResult>>();
 
@@ -159,6 +200,18 @@ export class Ingestor {
     if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new InvalidParameterError('onProgress', 'a function', options.onProgress);
     this.onProgress = options.onProgress;
     this.now = options.now ?? Date.now;
+    if (options.detector !== undefined && typeof options.detector?.detect !== 'function') throw new InvalidParameterError('detector', 'an object detector with detect()', options.detector);
+    this.detector = options.detector;
+    const o = options.objects ?? {};
+    if (typeof o !== 'object' || o === null) throw new InvalidParameterError('objects', 'an options object', o);
+    const detectMode = o.mode ?? 'normal';
+    if (detectMode !== 'normal' && detectMode !== 'light' && typeof detectMode !== 'function') throw new InvalidParameterError('objects.mode', "'normal', 'light' or a function returning one", detectMode);
+    this.objectOptions = {
+      minScore: checkNumber('objects.minScore', o.minScore ?? 0.3, 0, 1),
+      maxObjects: checkInt('objects.maxObjects', o.maxObjects ?? 10, 0, 1000),
+      minSide: checkNumber('objects.minSide', o.minSide ?? 32, 0),
+      mode: detectMode,
+    };
   }
 
   /** Jobs running and waiting. */
@@ -354,6 +407,29 @@ export class Ingestor {
       this.index!.addItems(record.id, vector);
       record.indexed = true;
     }, this.index !== undefined && this.embedder !== undefined);
+    await step('objects', async () => {
+      const o = this.objectOptions;
+      const mode = typeof o.mode === 'function' ? o.mode() : o.mode;
+      if (mode !== 'normal' && mode !== 'light') throw new InvalidParameterError('objects.mode()', "'normal' or 'light'", mode);
+      const r = await this.detector!.detect(img, { mode, minScore: o.minScore, maxBoxes: Math.max(1, o.maxObjects * 2) });
+      const found = r.boxes.filter((b) => b.score >= o.minScore && Math.min(b.box.width, b.box.height) >= o.minSide).slice(0, o.maxObjects);
+      const objects: PinObject[] = found.map((b, k) => ({
+        id: objectId(record.id, k), box: { x: b.box.x, y: b.box.y, width: b.box.width, height: b.box.height },
+        score: b.score, className: b.className, classId: b.classId, indexed: false,
+      }));
+      if (this.embedder && this.index) {
+        for (const obj of objects) {
+          const v = await this.embedder.embed(await cropImage(img, obj.box, this.limits));
+          if (!(v instanceof Float32Array) || v.length !== this.embedder.dim) {
+            throw new InvalidParameterError('embedder.embed()', `a Float32Array of ${this.embedder.dim} values`, v);
+          }
+          this.index.addItems(obj.id, v); // same pixels, same boxes, same ids: a retry replaces, never duplicates
+          obj.indexed = true;
+        }
+      }
+      record.objects = objects;
+      record.detection = { mode: r.mode, ms: r.ms };
+    }, this.detector !== undefined);
     const failed = INGEST_STEPS.filter((s) => record.steps[s] && !record.steps[s]!.ok);
     const status = failed.length === 0 ? 'complete' : 'partial';
     if (ran || status !== record.status) {

@@ -6,9 +6,10 @@
  */
 import type { GroupKey, PinMetadata, PinMetadataSource } from '../core/interfaces.js';
 import { InvalidParameterError } from '../core/errors.js';
+import type { Box } from '../images/crop.js';
 
 /** The steps of ingest, in order. */
-export const INGEST_STEPS = ['original', 'hash', 'renditions', 'analysis', 'embedding', 'index'] as const;
+export const INGEST_STEPS = ['original', 'hash', 'renditions', 'analysis', 'embedding', 'index', 'objects'] as const;
 /** One step of ingest. */
 export type IngestStep = (typeof INGEST_STEPS)[number];
 
@@ -23,6 +24,49 @@ export interface StepOutcome {
   error?: { code: string; message: string };
   /** Set when the step was not run because it does not apply (no embedder, no index). */
   skipped?: true;
+}
+
+/** One object detected in a pin's image (ingest with a `detector`). */
+export interface PinObject {
+  /** Its id in the index: `objectId(pin, k)` = `'<pin>#<k>'`, k = 0, 1, ... by detection score. */
+  id: string;
+  /** In pixels of the image as displayed. */
+  box: Box;
+  /** Detector score, 0–1. */
+  score: number;
+  /** The detector's class (e.g. a COCO name such as `'chair'`) and its index. */
+  className: string;
+  classId: number;
+  /** Whether its own embedding is in the index (as a child of the pin). */
+  indexed: boolean;
+}
+
+/**
+ * The index id of object `k` of pin `pin`: `'<pin>#<k>'` (a pin id never contains `#`, so the two never clash).
+ *
+ * @example
+ * objectId('pin_ab12', 0); // 'pin_ab12#0'
+ */
+export function objectId(pin: string, k: number): string {
+  if (typeof pin !== 'string' || pin.length === 0 || pin.includes('#')) throw new InvalidParameterError('pin', 'a pin id without "#"', pin);
+  if (!Number.isInteger(k) || k < 0) throw new InvalidParameterError('k', 'an integer >= 0', k);
+  return `${pin}#${k}`;
+}
+
+/**
+ * The pin an index id belongs to: `'pin_ab12'` for the object id `'pin_ab12#3'`, `undefined` for a pin id (or any
+ * id that is not an object's). What `VisualSearch`'s `parentOf` option takes to group hits by pin.
+ *
+ * @example
+ * parentPin('pin_ab12#3'); // 'pin_ab12'
+ * parentPin('pin_ab12');   // undefined
+ */
+export function parentPin(id: unknown): string | undefined {
+  if (typeof id !== 'string') return undefined;
+  const at = id.lastIndexOf('#');
+  if (at <= 0 || at === id.length - 1) return undefined;
+  for (let i = at + 1; i < id.length; i++) { const c = id.charCodeAt(i); if (c < 48 || c > 57) return undefined; }
+  return id.slice(0, at);
 }
 
 /** A stored blob as the record keeps it. */
@@ -60,6 +104,10 @@ export interface PinRecord {
   creator?: GroupKey | null;
   /** Whether the pin's embedding is in the index. */
   indexed: boolean;
+  /** The objects detected in its image (with a `detector`), by score; each can have its own index entry. */
+  objects?: PinObject[];
+  /** How the detector ran: its mode (`'light'` when over budget) and time. */
+  detection?: { mode: string; ms: number };
   /** Milliseconds of the validating decode (the pixels every derived step reuses). */
   decodeMs?: number;
 }
@@ -104,9 +152,9 @@ export class InMemoryPinRecords implements PinRecordStore, PinMetadataSource<str
     }
     if (!Array.isArray(idOrIds)) throw new InvalidParameterError('ids', 'a pin id or an array of them', idOrIds);
     return idOrIds.map((id) => {
-      const r = this.records.get(id);
+      const r = this.records.get(id) ?? this.records.get(parentPin(id) ?? '');
       if (!r || r.status === 'duplicate') return undefined;
-      const m: PinMetadata<string> = { id: r.id };
+      const m: PinMetadata<string> = { id };
       if (r.category !== undefined) m.category = r.category;
       if (r.creator !== undefined) m.creator = r.creator;
       if (r.quality !== undefined) m.quality = r.quality;

@@ -39,6 +39,15 @@ export interface VisualSearchOptions<In, I extends Id> extends Omit<SignalOption
   scorer?: Scorer;
   /** A pin's image (path, bytes, URL), for `searchByPin(id, { box })`. */
   imageOf?: (id: I) => Promise<ImageSource | undefined> | ImageSource | undefined;
+  /**
+   * For an index that also holds the objects detected in pins (ingest with a `detector` adds each object's
+   * embedding as a child `pin#k` of its pin): the pin an index id belongs to (`undefined`/`null` for a pin
+   * itself), e.g. `parentPin` of `pinrec/ingest`. Hits are then grouped by pin — each result is a pin, found by
+   * its whole image or by one of its objects (`object` says which, the best-scoring hit wins), `filter` and the
+   * metadata see the pin's id, and `searchByPin(id)` leaves out the pin's own objects too.
+   * @default none: every index id is a result of its own
+   */
+  parentOf?: (id: I) => I | undefined | null;
 }
 
 /**
@@ -84,6 +93,8 @@ export interface VisualResult<I extends Id = Id> {
   explanation: string;
   category: GroupKey | null;
   creator: GroupKey | null;
+  /** With `parentOf`: the pin's detected object whose embedding matched best (absent when the whole image did). */
+  object?: I;
 }
 
 /**
@@ -103,10 +114,13 @@ export class VisualSearch<In = unknown, I extends Id = Id> {
   private readonly signalOptions: SignalOptions;
   private readonly imageOf?: VisualSearchOptions<In, I>['imageOf'];
   private readonly scorer?: Scorer;
+  private readonly parentOf?: (id: I) => I | undefined | null;
 
   /** @throws {InvalidParameterError} for a missing part; {@link DimensionMismatchError} when embedder and index dims differ */
   constructor(options: VisualSearchOptions<In, I>) {
-    const { embedder, index, metadata, weights, metric, imageOf, scorer, ...signals } = options ?? ({} as VisualSearchOptions<In, I>);
+    const { embedder, index, metadata, weights, metric, imageOf, scorer, parentOf, ...signals } = options ?? ({} as VisualSearchOptions<In, I>);
+    if (parentOf !== undefined && typeof parentOf !== 'function') throw new InvalidParameterError('parentOf', 'a function from an index id to its pin', parentOf);
+    this.parentOf = parentOf;
     if (scorer !== undefined && typeof scorer?.score !== 'function') throw new InvalidParameterError('scorer', 'an object with a score() method', scorer);
     this.scorer = scorer;
     if (imageOf !== undefined && typeof imageOf !== 'function') throw new InvalidParameterError('imageOf', 'a function from pin id to its image', imageOf);
@@ -170,12 +184,31 @@ export class VisualSearch<In = unknown, I extends Id = Id> {
     const size = this.index.size;
     const fetchK = Math.max(1, typeof size === 'number' ? Math.min(Math.ceil(k * overfetch), size) : Math.ceil(k * overfetch));
     if (size === 0) return [];
-    const hits = await this.index.search(query, fetchK, options.filter ? { filter: options.filter } : undefined);
-    const n = hits.ids.length;
-    if (n === 0) return [];
-    const ids: I[] = Array.from(hits.ids);
-    const raw = new Float64Array(n);
-    for (let i = 0; i < n; i++) raw[i] = hitSimilarity(hits, i, this.metric);
+    const parentOf = this.parentOf;
+    const pinOf = parentOf ? (x: I): I => parentOf(x) ?? x : undefined;
+    const userFilter = options.filter;
+    const filter = userFilter && pinOf ? (x: I) => userFilter(pinOf(x)) : userFilter;
+    const hits = await this.index.search(query, fetchK, filter ? { filter } : undefined);
+    if (hits.ids.length === 0) return [];
+    let ids: I[] = Array.from(hits.ids);
+    let raw = new Float64Array(ids.length);
+    for (let i = 0; i < ids.length; i++) raw[i] = hitSimilarity(hits, i, this.metric);
+    const via = new Map<I, I>();
+    if (pinOf) {
+      // one result per pin: its best hit (hits come best first), whole image or object
+      const seen = new Set<I>();
+      const keep: number[] = [];
+      ids.forEach((x, i) => {
+        const pin = pinOf(x);
+        if (seen.has(pin)) return;
+        seen.add(pin);
+        keep.push(i);
+        if (pin !== x) via.set(pin, x);
+      });
+      raw = Float64Array.from(keep, (i) => raw[i]);
+      ids = keep.map((i) => pinOf(ids[i]));
+    }
+    const n = ids.length;
     const metas = await this.metadata.get(ids);
     const cands: Candidate<I>[] = new Array(n);
     for (let i = 0; i < n; i++) {
@@ -197,7 +230,10 @@ export class VisualSearch<In = unknown, I extends Id = Id> {
       const explanation = `${scorer ? `ranked by ${scorer.name ?? 'a custom scorer'}; ` : ''}${reason === 'similarity' ? 'mostly ' : ''}visually similar (${raw[it.index].toFixed(3)}); ` +
         `${reason === 'engagement' ? 'mostly ' : ''}engagement ${it.engagement.toFixed(2)}; ` +
         `${reason === 'quality' ? 'mostly ' : ''}quality ${it.quality.toFixed(2)}`;
-      return { id: it.id, similarity: raw[it.index], score: it.score, contributions: c, reason, explanation, category: it.category, creator: it.creator };
+      const r: VisualResult<I> = { id: it.id, similarity: raw[it.index], score: it.score, contributions: c, reason, explanation, category: it.category, creator: it.creator };
+      const obj = via.get(it.id);
+      if (obj !== undefined) r.object = obj;
+      return r;
     });
   }
 }
