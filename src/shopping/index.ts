@@ -8,3 +8,7 @@ export type { PriceAnswer, PriceQuote, PriceRequest, PriceSource, CachedPriceOpt
 export { loadDetector, decodeCenterNet, letterbox, nonMaxSuppression, boxIoU, CENTERNET, DETECTOR_MODEL } from './detect.js';
 export type { Detector, DetectionCandidate, Detection, DetectionMode, DetectionResult, DetectOptions, LoadDetectorOptions } from './detect.js';
 export { COCO_CLASSES } from './coco.js';
+export { InMemoryProductCatalog } from './catalog.js';
+export type { Product, ProductCatalog, ProductMatch, MatchOptions } from './catalog.js';
+export { tagProducts } from './tags.js';
+export type { TagOptions, TagResult, ProductTag, TaggedProduct, TagObject } from './tags.js';
