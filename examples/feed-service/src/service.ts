@@ -25,6 +25,7 @@ import type { Candidate, CandidateSource, Embedder, PinMetadata, SourceContext }
 import { openImage, type ImageLimits } from '../../../src/images/index.js';
 import type { Ingestor } from '../../../src/ingest/index.js';
 import { CfCandidateSource, FeedGenerator, VisualNeighborsSource, VisualSearch, type FeedResult } from '../../../src/ranking/index.js';
+import { tagProducts, type TagOptions } from '../../../src/shopping/index.js';
 import { FEED_EVENT_TYPES, MAX_EVENT_TIME, MemoryFeedStore, StoreUnavailableError, type FeedEvent, type FeedStore, type TrendingPin } from '../../../src/store/index.js';
 import { type Bundle, buildCfIndexAsync, loadBundle } from './bundle.js';
 import { Counter, Gauge, Histogram, Registry } from './metrics.js';
@@ -42,6 +43,15 @@ export interface FeedServiceOptions {
   embedder?: Embedder<Buffer>;
   /** The upload → pin pipeline for POST /pins; without it, POST /pins answers 503. */
   ingestor?: Ingestor;
+  /**
+   * Shop the look for POST /shop (needs `embedder`): the detector (`loadDetector()` of `pinrec/shopping`), the
+   * product catalogue, the price source (a `CachedPriceSource`) and how detector classes map to catalogue
+   * categories. Over budget — this request would wait behind `lightWhenQueued` image jobs (default 1: every slot
+   * busy) or the event loop
+   * lagging past the cheap-feed threshold — the detector runs in its light mode, and the answer says so.
+   * Without it, POST /shop answers 503.
+   */
+  shop?: Pick<TagOptions, 'detector' | 'catalog' | 'prices' | 'categoryOf' | 'perObject' | 'minSimilarity' | 'availableOnly'> & { lightWhenQueued?: number; minScore?: number; maxBoxes?: number };
   /** Feed length when the request does not say. @default 50 */
   feedLimit?: number;
   /** Per-source budget, ms. @default 30 */
@@ -679,6 +689,30 @@ export async function createFeedService(options: FeedServiceOptions): Promise<Fe
     const pin = body.pin;
     const results = await p.visual.searchVector(v, { k: k + 1, filter: (id) => id !== pin });
     return { by: 'pin', items: results.slice(0, k).map((r) => ({ id: r.id, score: r.score, similarity: r.similarity, reason: r.reason, category: r.category })) };
+  });
+
+  const shopRequests = reg.add(new Counter('pinrec_shop_requests_total', 'POST /shop answers by detector mode'));
+  app.post('/shop', async (req, reply) => {
+    const shop = options.shop;
+    if (!shop || !options.embedder) throw new HttpError(503, 'image', 'shop the look is not configured (start the service with an embedder and shop: { detector, catalog, prices })');
+    if (!Buffer.isBuffer(req.body)) throw new HttpError(415, 'content-type', 'upload the image bytes as image/jpeg, png, webp, gif or avif');
+    const location = (req.query as Record<string, unknown>).location;
+    if (location !== undefined && (typeof location !== 'string' || !ID_PATTERN.test(location))) throw new HttpError(400, 'location', `must match ${ID_PATTERN}`);
+    const img = await openImage(req.body, imageLimits, 'upload'); // byte, pixel and format limits before any decode
+    // over budget: image work already waiting, or the loop lagging → the light detector
+    const lightWhenQueued = shop.lightWhenQueued ?? 1;
+    const waitsBehind = imageWork.active >= imageWork.limit ? imageWork.queued + 1 : 0; // this request included
+    const overBudget = waitsBehind >= lightWhenQueued ? 'image work queued' : admission.lagMs > admission.cheapLagMs ? 'event loop lag' : null;
+    const mode = overBudget ? 'light' : 'normal';
+    const embedder = options.embedder;
+    return withImageSlot(reply, 'shop', async () => {
+      const r = await tagProducts(img, {
+        ...shop, embedder, location: (location as string | undefined) ?? 'default',
+        detect: { mode, ...(shop.minScore !== undefined ? { minScore: shop.minScore } : {}), ...(shop.maxBoxes !== undefined ? { maxBoxes: shop.maxBoxes } : {}) },
+      });
+      shopRequests.inc({ mode: r.detection?.mode ?? mode });
+      return { mode: r.detection?.mode ?? mode, overBudget, detectMs: r.detection?.ms ?? null, ms: r.ms, tags: r.tags };
+    });
   });
 
   app.post('/pins', async (req, reply) => {
