@@ -13,7 +13,9 @@ import type { VectorIndex } from '../ann/index.js';
 import { loadEmbedder, loadSavedEmbedder } from '../embeddings/index.js';
 import type { Embedder } from '../embeddings/index.js';
 import { FileSystemStore } from '../images/index.js';
-import { FilePinRecords, Ingestor } from '../ingest/index.js';
+import { FilePinRecords, Ingestor, parentPin } from '../ingest/index.js';
+import type { Box } from '../images/crop.js';
+import { loadDetector, type Detector } from '../shopping/index.js';
 import { InMemoryPinMetadata, VisualSearch } from '../ranking/index.js';
 import type { PinMetadataSource } from '../ranking/index.js';
 import { choiceOption, emitResults, intOption, parse, progress, readIdList, seconds, trackOutput, UsageError, EXIT, type Command, type ResultRow } from './common.js';
@@ -228,6 +230,14 @@ function containerKind(file: string): string | undefined {
   }
 }
 
+/** `x,y,w,h` → a box (checked against the image later, by the search). */
+function boxOption(v: string): Box {
+  const parts = v.split(',').map((x) => Number(x.trim()));
+  if (parts.length !== 4 || parts.some((x) => !Number.isFinite(x))) throw new UsageError(`--box must be x,y,width,height in pixels (got ${JSON.stringify(v)})`);
+  const [x, y, width, height] = parts;
+  return { x, y, width, height };
+}
+
 /** Load an index saved by any pinrec backend (by the kind in its header). */
 export async function loadAnyIndex(file: string): Promise<VectorIndex<Id>> {
   const kind = containerKind(file);
@@ -243,21 +253,26 @@ export const search: Command = {
   help: `Usage: pinrec search <index.pinrec> (--image <file> | --pin <id>) [options]
 
   --image <file>         query image (embedded with the embedder options below: use the ones the index was built with)
+  --box <x,y,w,h>        search by this region of --image only (pixels of the image as displayed)
   --pin <id>             query by a pin already in the index (the pin itself is excluded)
   --k <k>                results (default 10)
   --records <pins.jsonl> pin records (from pinrec ingest) for the blend's quality and category; without them the
-                         ranking is by similarity only
+                         ranking is by similarity only. With them, objects that ingest --detect indexed ('<pin>#<k>')
+                         count for their pin: one result per pin, the reason naming the object that matched
   --out <file>           results (user = the query, rank, pin, score, reason) as .arrow, .jsonl, .json or TSV
 ${EMBEDDER_HELP}
   --json                 print one JSON object on stdout`,
   async run(argv) {
-    const a = parse(this, argv, { ...EMBEDDER_OPTIONS, image: { type: 'string' }, pin: { type: 'string' }, k: { type: 'string' }, records: { type: 'string' }, out: { type: 'string' } });
+    const a = parse(this, argv, { ...EMBEDDER_OPTIONS, image: { type: 'string' }, box: { type: 'string' }, pin: { type: 'string' }, k: { type: 'string' }, records: { type: 'string' }, out: { type: 'string' } });
     if (!a) return EXIT.ok;
     const { values, positionals } = a;
     if (positionals.length !== 1) throw new UsageError('search takes one index file (see pinrec search --help)');
     if ((values.image === undefined) === (values.pin === undefined)) throw new UsageError('search needs exactly one of --image <file> or --pin <id>');
     const k = intOption('k', values.k, 10, 1, 10_000);
+    if (values.box !== undefined && values.image === undefined) throw new UsageError('--box goes with --image (a region of the query image)');
+    const box = values.box !== undefined ? boxOption(values.box) : undefined;
     const idx = await loadAnyIndex(positionals[0]);
+    const parentOf = values.records ? (id: Id) => parentPin(id) : undefined;
     const metadata: PinMetadataSource<Id> = values.records ? (await FilePinRecords.open(values.records)) as unknown as PinMetadataSource<Id> : new InMemoryPinMetadata<Id>([]);
     let embedder: Embedder | undefined;
     try {
@@ -267,16 +282,16 @@ ${EMBEDDER_HELP}
         // ids typed on the command line are strings; an index built on numeric ids is asked with a number
         const asNumber = Number(values.pin);
         const pin: Id = idx.has(values.pin) ? values.pin : values.pin.trim() !== '' && Number.isFinite(asNumber) && idx.has(asNumber) ? asNumber : (() => { throw new UnknownIdError('pin', values.pin); })();
-        const vs = new VisualSearch<Float32Array, Id>({ embedder: { dim: idx.dim, embed: (v: Float32Array) => v }, index: idx, metadata });
+        const vs = new VisualSearch<Float32Array, Id>({ embedder: { dim: idx.dim, embed: (v: Float32Array) => v }, index: idx, metadata, parentOf });
         results = await vs.search(idx.getVector(pin), { k, filter: (id) => id !== pin });
         query = values.pin;
       } else {
         embedder = await openEmbedder(values);
-        const vs = new VisualSearch({ embedder, index: idx, metadata });
-        results = await vs.search(values.image!, { k });
+        const vs = new VisualSearch({ embedder, index: idx, metadata, parentOf });
+        results = await vs.search(values.image!, { k, ...(box ? { box } : {}) });
         query = values.image!;
       }
-      const rows: ResultRow[] = results.map((r, i) => ({ user: query, rank: i + 1, pin: r.id, score: r.score, reason: r.reason }));
+      const rows: ResultRow[] = results.map((r, i) => ({ user: query, rank: i + 1, pin: r.id, score: r.score, reason: r.object !== undefined ? `${r.reason} (object ${String(r.object)})` : r.reason }));
       await emitResults(rows, values.out, !!values.json, { query });
     } finally {
       await embedder?.dispose();
@@ -301,10 +316,16 @@ export const ingest: Command = {
   --category <c>         category of every pin in this run
   --creator <c>          creator of every pin in this run
   --no-embed             skip the embedding and index steps (no model needed)
+  --detect               detect the objects in each image (CenterNet, COCO classes): recorded in pins.jsonl, and
+                         each object's crop indexed as '<pin>#<k>'
+  --detector-dir <dir>   where the detector is (its folder, or a models root holding centernet_mobilenetv3_coco/);
+                         default --model-dir, else $PINREC_MODEL_DIR, else the cache
+  --detect-light         the detector's light mode (320-px input: about 2.5× faster, small objects go first)
+  --min-score <s>        detection score threshold (default 0.3)
 ${EMBEDDER_HELP}
   --json                 print one JSON object (a summary) on stdout`,
   async run(argv) {
-    const a = parse(this, argv, { ...EMBEDDER_OPTIONS, list: { type: 'string' }, dir: { type: 'string' }, category: { type: 'string' }, creator: { type: 'string' }, 'no-embed': { type: 'boolean' } });
+    const a = parse(this, argv, { ...EMBEDDER_OPTIONS, list: { type: 'string' }, dir: { type: 'string' }, category: { type: 'string' }, creator: { type: 'string' }, 'no-embed': { type: 'boolean' }, detect: { type: 'boolean' }, 'detect-light': { type: 'boolean' }, 'min-score': { type: 'string' }, 'detector-dir': { type: 'string' } });
     if (!a) return EXIT.ok;
     const { values, positionals } = a;
     if (!values.dir) throw new UsageError('ingest needs --dir <catalogue dir>');
@@ -321,18 +342,30 @@ ${EMBEDDER_HELP}
     let idx: VectorIndex<Id> | undefined;
     const counts = { created: 0, existing: 0, partial: 0, failed: 0 };
     const failures: { file: string; error: string }[] = [];
+    const minScore = values['min-score'] !== undefined ? Number(values['min-score']) : 0.3;
+    if (!(minScore >= 0 && minScore <= 1)) throw new UsageError(`--min-score must be a number in [0, 1] (got ${JSON.stringify(values['min-score'])})`);
+    let detector: Detector | undefined;
+    let objects = 0;
     try {
       if (!values['no-embed']) {
         embedder = await openEmbedder(values);
         idx = existsSync(indexFile) ? await loadAnyIndex(indexFile) : new HnswIndex<Id>({ dim: embedder.dim, metric: 'cosine' });
       }
-      const ingestor = new Ingestor({ store, records, embedder: embedder as never, index: idx as never, whenFull: 'wait' });
+      if (values.detect || values['detect-light']) {
+        const where = (values['detector-dir'] ?? values['model-dir']) as string | undefined;
+        detector = await loadDetector({ ...(where ? { modelDir: where } : {}), download: false });
+      }
+      const ingestor = new Ingestor({
+        store, records, embedder: embedder as never, index: idx as never, whenFull: 'wait',
+        ...(detector ? { detector, objects: { minScore, mode: values['detect-light'] ? 'light' as const : 'normal' as const } } : {}),
+      });
       let done = 0;
       await Promise.all(files.map(async ({ file: f, id }) => {
         try {
           // pin ids in ingest are letters, digits, '_', '.', ':' and '-': a path's '/' becomes ':'
           const r = await ingestor.ingest(await readFile(f), { id: id.replace(/\//g, ':').replace(/[^A-Za-z0-9_.:-]/g, '_'), category: values.category ?? null, creator: values.creator ?? null });
           counts[r.outcome]++;
+          objects += r.record.objects?.length ?? 0;
           if (r.failed.length > 0) { counts.partial++; failures.push({ file: f, error: `steps failed: ${r.failed.join(', ')}` }); }
         } catch (e) {
           counts.failed++;
@@ -347,11 +380,12 @@ ${EMBEDDER_HELP}
       await records.flush();
     } finally {
       bar.stop();
+      detector?.dispose();
       await embedder?.dispose();
       await idx?.close();
     }
     for (const f of failures.slice(0, 5)) process.stderr.write(`pinrec ingest: ${f.file}: ${f.error}\n`);
-    const summary = { dir, images: files.length, ...counts, indexed: idx ? idx.size : 0, records: path.join(dir, 'pins.jsonl'), index: idx ? indexFile : null, seconds: seconds(t0) };
+    const summary = { dir, images: files.length, ...counts, ...(detector ? { objects } : {}), indexed: idx ? idx.size : 0, records: path.join(dir, 'pins.jsonl'), index: idx ? indexFile : null, seconds: seconds(t0) };
     if (values.json) process.stdout.write(JSON.stringify({ ...summary, failures: failures.slice(0, 100) }) + '\n');
     else process.stdout.write(`ingested ${files.length} images into ${dir}: ${counts.created} new, ${counts.existing} already there, ${counts.partial} with failed steps, ${counts.failed} rejected (${summary.seconds} s)\n`);
     return counts.failed > 0 ? EXIT.input : EXIT.ok;

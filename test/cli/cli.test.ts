@@ -118,6 +118,10 @@ describe('pinrec fit, recommend, similar, factors, evaluate', () => {
   });
 });
 
+const MODELS_ROOT = path.resolve(process.env.PINREC_MODEL_DIR || path.join(ROOT, '../shared/models'));
+const CALTECH = path.resolve(process.env.PINREC_DATA ?? path.join(ROOT, '../shared/datasets'), 'caltech101-subset', 'images');
+const haveDetector = existsSync(path.join(MODELS_ROOT, 'centernet_mobilenetv3_coco', 'model.json')) && existsSync(path.join(CALTECH, 'airplanes'));
+
 describe('pinrec embed, index, search, ingest, feed (a tiny real CNN written by the test)', () => {
   let fake: FakeModel;
   beforeAll(async () => {
@@ -210,6 +214,38 @@ describe('pinrec embed, index, search, ingest, feed (a tiny real CNN written by 
     expect(t.numRows).toBe(same.results.length); // up to the default 25: 54 unseen pins, all in one category here, under the caps
     expect(t.toArray().map((r) => r.pin)).toEqual(same.results.map((r) => r.pin));
   });
+  it.skipIf(!haveDetector)('ingest --detect and search --box with the real detector: records the objects of a scene composed from two photos, indexes them as children, and a box query finds the scene by its object', async () => {
+    const sharp = (await import('sharp')).default;
+    const plane = await sharp(path.join(CALTECH, 'airplanes', 'image_0001.jpg')).resize(300, 150, { fit: 'inside' }).toBuffer({ resolveWithObject: true });
+    const bike = await sharp(path.join(CALTECH, 'Motorbikes', 'image_0001.jpg')).resize(260, 180, { fit: 'inside' }).toBuffer({ resolveWithObject: true });
+    mkdirSync(path.join(dir, 'scenes'), { recursive: true });
+    await sharp({ create: { width: 640, height: 400, channels: 3, background: '#9a9a9a' } })
+      .composite([{ input: plane.data, left: 10, top: 20 }, { input: bike.data, left: 360, top: 200 }]).jpeg().toFile(path.join(dir, 'scenes', 'scene.jpg'));
+    writeFileSync(path.join(dir, 'scenes', 'plane.jpg'), await sharp(plane.data).jpeg().toBuffer());
+    const r = pinrec('ingest', 'scenes/scene.jpg', '--dir', 'shop', ...emb(), '--detect', '--detector-dir', MODELS_ROOT, '--json');
+    expect(r.code, r.err).toBe(0);
+    const sum = JSON.parse(r.out) as { objects: number; indexed: number };
+    expect(sum.objects).toBeGreaterThanOrEqual(1);
+    expect(sum.indexed).toBe(1 + sum.objects);
+    const rec = readFileSync(path.join(dir, 'shop', 'pins.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { record: { id: string; objects?: { id: string; className: string; box: { x: number; y: number; width: number; height: number } }[] } }).record).at(-1)!;
+    expect(rec.objects!.map((o) => o.className)).toContain('airplane');
+    const planeObj = rec.objects!.find((o) => o.className === 'airplane')!;
+    expect(planeObj.id).toMatch(/^scenes:scene\.jpg#\d+$/);
+    // the pasted plane is at x 10..310, y 20..170: the detected box overlaps it
+    expect(planeObj.box.x).toBeLessThan(60);
+    expect(planeObj.box.x + planeObj.box.width).toBeGreaterThan(260);
+    // a box query on the scene: one result per pin, and the reason names the object that matched
+    const box = `${planeObj.box.x},${planeObj.box.y},${planeObj.box.width},${planeObj.box.height}`;
+    const s = pinrec('search', 'shop/index.pinrec', '--image', 'scenes/scene.jpg', '--box', box, '--records', 'shop/pins.jsonl', ...emb(), '--json');
+    expect(s.code, s.err).toBe(0);
+    const res = (JSON.parse(s.out) as { results: { pin: string; reason: string }[] }).results;
+    expect(res).toHaveLength(1);
+    expect(res[0]).toMatchObject({ pin: 'scenes:scene.jpg', reason: `similarity (object ${planeObj.id})` });
+    const outside = pinrec('search', 'shop/index.pinrec', '--image', 'scenes/scene.jpg', '--box', '600,380,100,100', ...emb());
+    expect(outside.code).toBe(3);
+    expect(outside.err).toMatch(/box/);
+    expect(pinrec('search', 'shop/index.pinrec', '--pin', 'scene.jpg', '--box', '1,2,3,4').code).toBe(2);
+  }, 120_000);
 });
 
 describe('errors: one line, naming the file, parameter and value, with distinct exit codes', () => {
