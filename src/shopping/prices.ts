@@ -31,7 +31,7 @@ export interface PriceQuote {
 
 /** A price as {@link CachedPriceSource} answers it: the quote plus how old it is and where it came from. */
 export interface PriceAnswer extends PriceQuote {
-  /** When the upstream gave this quote (ms, the source's clock). */
+  /** When the upstream was asked for this quote (ms, the source's clock): its age is at most `now − fetchedAt`. */
   fetchedAt: number;
   /** Age of the quote when answered, ms. */
   stalenessMs: number;
@@ -320,6 +320,9 @@ export class CachedPriceSource implements PriceSource {
     const upstream = this.upstreamOf(req.merchant);
     if (!upstream) { if (trial) m.halfOpenBusy = false; throw new PriceUnavailableError(req, 'not-found', 'no upstream for this merchant'); }
     this.counters.upstreamCalls++;
+    // a quote is dated when it was asked for, not when the answer arrived: the merchant's price may be from any
+    // moment of the call, so the age said (stalenessMs) is an upper bound, never an understatement
+    const askedAt = this.now();
     const ac = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -330,7 +333,7 @@ export class CachedPriceSource implements PriceSource {
         }),
       ]);
       const q = checkQuote(quote, req);
-      const entry: Entry = { quote: { productId: req.productId, merchant: req.merchant, location: req.location ?? 'default', price: q.price, currency: q.currency, available: q.available }, fetchedAt: this.now() };
+      const entry: Entry = { quote: { productId: req.productId, merchant: req.merchant, location: req.location ?? 'default', price: q.price, currency: q.currency, available: q.available }, fetchedAt: askedAt };
       this.cache.set(keyOf(req), entry);
       if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
       m.failures = 0;

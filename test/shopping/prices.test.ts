@@ -141,3 +141,18 @@ describe('InMemoryPriceSource', () => {
     expect(() => m.set({ productId: 'z', merchant: 'm', location: 'default', price: NaN, currency: 'EUR', available: true })).toThrow(/price/);
   });
 });
+
+describe('CachedPriceSource staleness is an upper bound', () => {
+  it('dates a quote when it was asked for, so a slow answer is not reported fresher than it may be', async () => {
+    let t = 1_000;
+    const slow = { getPrice: async (req: { productId: string; merchant: string }) => { t += 150; return { productId: req.productId, merchant: req.merchant, location: 'default', price: 3, currency: 'USD', available: true }; } };
+    const prices = new CachedPriceSource({ upstream: slow, maxStalenessMs: 1_000, upstreamTimeoutMs: 10_000, now: () => t });
+    const first = await prices.get({ productId: 'p', merchant: 'm' });
+    expect(first.fetchedAt).toBe(1_000);
+    expect(first.stalenessMs).toBe(150); // the merchant's price may be from the start of the call
+    t = 1_000 + 1_000; // exactly the bound after the ask: stale, though only 850 ms after the answer arrived
+    const later = await prices.get({ productId: 'p', merchant: 'm' });
+    expect(later.source).toBe('upstream'); // past the bound: asked again
+    expect(later.fetchedAt).toBe(2_000);
+  });
+});
