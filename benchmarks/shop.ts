@@ -23,17 +23,18 @@
  *   cellphone→cell phone, umbrella, scissors, stop_sign→stop sign, elephant, dalmatian→dog,
  *   ketch / ferry / schooner→boat, pizza, soccer_ball→sports ball, pigeon / rooster / ibis / flamingo /
  *   emu→bird (those present in the subset).
- * - detect: `detector.detect(scene, { mode, minScore: 0.05, maxBoxes: 100 })` once per scene and mode (normal
- *   512, light 320); each threshold t then keeps the boxes scoring ≥ t, at most 20 (the default maxBoxes) —
+ * - detect: `detector.detect(scene, { mode, nms: 'all', minScore: 0.05, maxBoxes: 100 })` once per scene and
+ *   mode (normal 512, light 320) — `nms: 'all'` (one box per region, any class) is what ingest and
+ *   tagProducts ask for; also, normal mode only, the COCO convention `nms: 'class'` and flip test-time
+ *   augmentation (`flip: true`, twice the inference); each threshold t then keeps the boxes scoring ≥ t, at most 20 (the default maxBoxes) —
  *   the boxes a call with `minScore: t` returns (NMS drops a box only for a higher-scored one, the cap keeps
  *   the highest). The product threshold, fixed before any run, is the detector's default `minScore` 0.3. An
  *   object is recalled when a box of any class has IoU ≥ 0.5 with its rectangle (class-matched: a box of its
  *   COCO class); a false box matches no object at IoU ≥ 0.5; a duplicate box matches an object already matched
- *   by a higher-scored box (the library's NMS is class-wise). Also per COCO class, per pasted size, recall at
+ *   by a higher-scored box. Also per COCO class, per pasted size, recall at
  *   IoU ≥ 0.3, and the pasted photos detected alone (the original file; box = the whole frame) to separate
- *   the scene from the ground truth's looseness. For information only, two post-processings that are not
- *   the library's: class-agnostic NMS, and class-agnostic NMS whose kept box takes the noisy-OR of the
- *   scores it absorbed. Latency: wall time of each detect call (decode, letterbox, forward, decode, NMS) on
+ *   the scene from the ground truth's looseness. For information only, a post-processing that is not the
+ *   library's: class-agnostic NMS whose kept box takes the noisy-OR of the scores it absorbed. Latency: wall time of each detect call (decode, letterbox, forward, decode, NMS) on
  *   the scene JPEG, median and p90, after one untimed call per mode.
  * - search: catalogue = every other photo of the subset (all 99 folders; --quick: the first 12 of each COCO
  *   folder), MobileNet V1 0.75 (768-d, 2 workers), `ExactIndex` cosine, queries through `VisualSearch` with
@@ -224,7 +225,10 @@ const SIZE_BUCKETS: [string, number, number][] = [['< 5 % of the scene', 0, 0.05
 
 async function detectSection(ds: LabelledImages, scenes: Scene[], detector: Detector, thresholds: number[], minScore: number, log: (s: string) => void) {
   const dets: SceneDetections[] = [];
-  const call = { minScore: CALL_MIN_SCORE, maxBoxes: 100 };
+  const classWise: Detection[][] = [];
+  const flipped: Detection[][] = [];
+  const flipMs: number[] = [];
+  const call = { minScore: CALL_MIN_SCORE, maxBoxes: 100, nms: 'all' as const };
   // one untimed warm-up call per mode (loadDetector already ran each graph once on a blank input)
   for (const mode of MODES) await detector.detect(scenes[0].bytes, { mode, ...call });
   const t0 = performance.now();
@@ -237,14 +241,19 @@ async function detectSection(ds: LabelledImages, scenes: Scene[], detector: Dete
       d[mode] = r.boxes;
     }
     dets.push(d as SceneDetections);
+    classWise.push((await detector.detect(s.bytes, { ...call, nms: 'class' })).boxes);
+    const tf = performance.now();
+    flipped.push((await detector.detect(s.bytes, { ...call, flip: true })).boxes);
+    flipMs.push(performance.now() - tf);
   }
-  log(`detect: ${scenes.length} scenes × 2 modes in ${since(t0).toFixed(1)} s`);
+  log(`detect: ${scenes.length} scenes × 4 passes in ${since(t0).toFixed(1)} s`);
   const lat = Object.fromEntries(MODES.map((m) => [m, stats(dets.map((d) => d.ms[m]))])) as Record<DetectionMode, ReturnType<typeof stats>>;
 
   const variants: { name: string; boxes: (si: number, t: number) => Detection[] }[] = [
     ...MODES.map((mode) => ({ name: mode, boxes: (si: number, t: number) => atThreshold(dets[si][mode], t) })),
-    { name: 'normal + agnostic NMS (not in the library)', boxes: (si, t) => atThreshold(agnostic(dets[si].normal, false), t) },
-    { name: 'normal + agnostic noisy-OR (not in the library)', boxes: (si, t) => atThreshold(agnostic(dets[si].normal, true), t) },
+    { name: "normal, nms 'class'", boxes: (si, t) => atThreshold(classWise[si], t) },
+    { name: 'normal, flip', boxes: (si, t) => atThreshold(flipped[si], t) },
+    { name: 'normal + noisy-OR of absorbed scores (not in the library)', boxes: (si, t) => atThreshold(agnostic(classWise[si], true), t) },
   ];
   const sweep: Row[] = [];
   for (const v of variants) {
@@ -266,6 +275,9 @@ async function detectSection(ds: LabelledImages, scenes: Scene[], detector: Dete
     `Detection on ${scenes.length} composed scenes (${nObjects} pasted photos): recall at IoU ≥ ${IOU} (any class / its COCO class) and boxes per scene, by minScore`);
   const cn = evaluate(scenes, (si) => atThreshold(dets[si].normal, minScore));
   const cl = evaluate(scenes, (si) => atThreshold(dets[si].light, minScore));
+  const cc = evaluate(scenes, (si) => atThreshold(classWise[si], minScore));
+  const cf = evaluate(scenes, (si) => atThreshold(flipped[si], minScore));
+  const latFlip = stats(flipMs);
 
   // per COCO class and per size, normal mode at the product threshold
   const normalAt = (si: number) => atThreshold(dets[si].normal, minScore);
@@ -312,6 +324,8 @@ async function detectSection(ds: LabelledImages, scenes: Scene[], detector: Dete
   printTable([
     { mode: 'normal (512)', 'median ms': r3(lat.normal.median), 'p90 ms': r3(lat.normal.p90), 'min ms': r3(lat.normal.min), 'max ms': r3(lat.normal.max), recall: r3(cn.recalled / cn.objects), classRecall: r3(cn.classRecalled / cn.objects), falseBoxesPerScene: r3(cn.falseBoxes / cn.scenes) },
     { mode: `light (${detector.inputSize.light})`, 'median ms': r3(lat.light.median), 'p90 ms': r3(lat.light.p90), 'min ms': r3(lat.light.min), 'max ms': r3(lat.light.max), recall: r3(cl.recalled / cl.objects), classRecall: r3(cl.classRecalled / cl.objects), falseBoxesPerScene: r3(cl.falseBoxes / cl.scenes) },
+    { mode: "normal, nms 'class' (the COCO convention)", recall: r3(cc.recalled / cc.objects), classRecall: r3(cc.classRecalled / cc.objects), falseBoxesPerScene: r3(cc.falseBoxes / cc.scenes) },
+    { mode: 'normal, flip (test-time augmentation)', 'median ms': r3(latFlip.median), 'p90 ms': r3(latFlip.p90), 'min ms': r3(latFlip.min), 'max ms': r3(latFlip.max), recall: r3(cf.recalled / cf.objects), classRecall: r3(cf.classRecalled / cf.objects), falseBoxesPerScene: r3(cf.falseBoxes / cf.scenes) },
     { mode: 'normal, the pasted photos alone (box = whole photo)', recall: r3(isolated.recall), classRecall: r3(isolated.classRecall) },
   ], `Detection latency per 640×480 JPEG scene (${detector.backend}) and quality at minScore ${minScore}; ${cn.falseBoxes} false boxes (${falseOnBackground} centred on the background)`);
   return {
@@ -321,6 +335,8 @@ async function detectSection(ds: LabelledImages, scenes: Scene[], detector: Dete
       detectRecall: cn.recalled / cn.objects, detectClassRecall: cn.classRecalled / cn.objects, falseBoxesPerScene: cn.falseBoxes / cn.scenes,
       duplicatesPerScene: cn.duplicates / cn.scenes, detectRecallIoU03: cn.recalled03 / cn.objects, medianBestIoU: stats(cn.bestIoU).median,
       detectRecallLight: cl.recalled / cl.objects, detectClassRecallLight: cl.classRecalled / cl.objects, falseBoxesPerSceneLight: cl.falseBoxes / cl.scenes,
+      nms: 'all', classWise: { recall: cc.recalled / cc.objects, classRecall: cc.classRecalled / cc.objects, falseBoxesPerScene: cc.falseBoxes / cc.scenes },
+      flip: { recall: cf.recalled / cf.objects, classRecall: cf.classRecalled / cf.objects, falseBoxesPerScene: cf.falseBoxes / cf.scenes, ms: latFlip.median, msP90: latFlip.p90 },
       detectMs: lat.normal.median, detectMsP90: lat.normal.p90, detectMsLight: lat.light.median, detectMsLightP90: lat.light.p90,
       latency: lat, sweep, bestAtOneFalseBox, perClass: classRows, bySize: sizeRows, isolatedPhotos: isolated,
       falseBoxes: { total: cn.falseBoxes, onBackground: falseOnBackground, byClass: Object.fromEntries([...falseKinds.entries()].sort((a, b) => b[1] - a[1])) },

@@ -26,7 +26,7 @@ import { INGEST_STEPS, InMemoryPinRecords, objectId, type IngestStep, type PinOb
  * this shape does).
  */
 export interface ObjectDetector {
-  detect(image: SourceImage, options?: { mode?: 'normal' | 'light'; minScore?: number; maxBoxes?: number }): Promise<{
+  detect(image: SourceImage, options?: { mode?: 'normal' | 'light'; minScore?: number; maxBoxes?: number; nms?: 'class' | 'all' }): Promise<{
     boxes: readonly { box: Box; score: number; classId: number; className: string }[];
     mode: string;
     ms: number;
@@ -411,7 +411,8 @@ export class Ingestor {
       const o = this.objectOptions;
       const mode = typeof o.mode === 'function' ? o.mode() : o.mode;
       if (mode !== 'normal' && mode !== 'light') throw new InvalidParameterError('objects.mode()', "'normal' or 'light'", mode);
-      const r = await this.detector!.detect(img, { mode, minScore: o.minScore, maxBoxes: Math.max(1, o.maxObjects * 2) });
+      // one box per region (any class): the same object is not indexed twice as, say, a cup and a vase
+      const r = await this.detector!.detect(img, { mode, minScore: o.minScore, maxBoxes: Math.max(1, o.maxObjects * 2), nms: 'all' });
       const found = r.boxes.filter((b) => b.score >= o.minScore && Math.min(b.box.width, b.box.height) >= o.minSide).slice(0, o.maxObjects);
       const objects: PinObject[] = found.map((b, k) => ({
         id: objectId(record.id, k), box: { x: b.box.x, y: b.box.y, width: b.box.width, height: b.box.height },

@@ -86,8 +86,19 @@ export interface DetectOptions {
   minScore?: number;
   /** At most this many boxes (after NMS). @default 20 */
   maxBoxes?: number;
-  /** Class-wise NMS: a box overlapping a higher-scored box of the same class by more than this IoU is dropped. @default 0.5 */
+  /** NMS: a box overlapping a higher-scored kept box by more than this IoU is dropped. @default 0.5 */
   iouThreshold?: number;
+  /**
+   * Which boxes suppress each other: `'class'` (boxes of the same class, the COCO convention) or `'all'` (any
+   * class: one box per region, what proposing regions to search by wants — the same object is not proposed
+   * twice as, say, a cup and a vase). @default 'class'
+   */
+  nms?: 'class' | 'all';
+  /**
+   * Test-time augmentation: also run the mirrored image and average the two heatmaps (and the mirrored box
+   * regressions) before decoding — steadier scores for twice the inference time. @default false
+   */
+  flip?: boolean;
 }
 
 /** Options of {@link loadDetector}. Resolution order: `modelDir` → `modelUrl` (cache, then download) → `PINREC_MODEL_DIR` → the cache. */
@@ -189,12 +200,13 @@ export function boxIoU(a: Box, b: Box): number {
 }
 
 /**
- * Greedy class-wise non-maximum suppression: by score (ties: input order), a box is kept unless a kept box of
- * the same class overlaps it with IoU > `iouThreshold`; at most `maxBoxes` are returned, highest first.
+ * Greedy non-maximum suppression: by score (ties: input order), a box is kept unless a kept box of the same class
+ * (of any class with `acrossClasses`) overlaps it with IoU > `iouThreshold`; at most `maxBoxes` are returned,
+ * highest first.
  * @example
  * nonMaxSuppression(dets, 0.5, 20);
  */
-export function nonMaxSuppression<T extends { box: Box; score: number; classId: number }>(dets: readonly T[], iouThreshold = 0.5, maxBoxes = Infinity): T[] {
+export function nonMaxSuppression<T extends { box: Box; score: number; classId: number }>(dets: readonly T[], iouThreshold = 0.5, maxBoxes = Infinity, acrossClasses = false): T[] {
   checkNumber('iouThreshold', iouThreshold, 0, 1);
   if (maxBoxes !== Infinity) checkInt('maxBoxes', maxBoxes, 0);
   const order = dets.map((_, i) => i).sort((a, b) => dets[b].score - dets[a].score || a - b);
@@ -202,7 +214,7 @@ export function nonMaxSuppression<T extends { box: Box; score: number; classId: 
   for (const i of order) {
     if (kept.length >= maxBoxes) break;
     const d = dets[i];
-    if (!kept.some((k) => k.classId === d.classId && boxIoU(k.box, d.box) > iouThreshold)) kept.push(d);
+    if (!kept.some((k) => (acrossClasses || k.classId === d.classId) && boxIoU(k.box, d.box) > iouThreshold)) kept.push(d);
   }
   return kept;
 }
@@ -263,6 +275,8 @@ class CenterNetDetector implements Detector {
     const minScore = checkNumber('minScore', options.minScore ?? 0.3, 0, 1);
     const maxBoxes = checkInt('maxBoxes', options.maxBoxes ?? 20, 0);
     const iouThreshold = checkNumber('iouThreshold', options.iouThreshold ?? 0.5, 0, 1);
+    const nms = checkOneOf('nms', options.nms ?? 'class', ['class', 'all'] as const);
+    if (options.flip !== undefined && typeof options.flip !== 'boolean') throw new InvalidParameterError('flip', 'true or false', options.flip);
     if (!this.models) throw new DisposedError('Detector');
     const img = isSourceImage(image) ? image : await openImage(image, this.limits);
     const S = this.inputSize[mode];
@@ -272,8 +286,12 @@ class CenterNetDetector implements Detector {
       .resize(lb.width, lb.height, { fit: 'fill', kernel: 'lanczos3' })
       .extend({ left: lb.left, top: lb.top, right: S - lb.width - lb.left, bottom: S - lb.height - lb.top, background: { r: 0, g: 0, b: 0 } })
       .raw().toBuffer());
-    const { heat, wh } = this.forward(pixels, mode);
     const G = S / CENTERNET.stride;
+    const { heat, wh } = this.forward(pixels, mode);
+    if (options.flip) {
+      const m = this.forward(mirrorRows(pixels, S, S, 3), mode);
+      averageMirrored(heat, wh, m.heat, m.wh, G, CENTERNET.classes, CENTERNET.stride);
+    }
     const cands = decodeCenterNet(heat, wh, { height: G, width: G, classes: CENTERNET.classes, stride: CENTERNET.stride, topK: TOP_K[mode], minScore });
     const sx = img.width / lb.width, sy = img.height / lb.height;
     const dets: Detection[] = [];
@@ -283,7 +301,7 @@ class CenterNetDetector implements Detector {
       if (!(x2 > x1 && y2 > y1)) continue;
       dets.push({ box: { x: x1, y: y1, width: x2 - x1, height: y2 - y1 }, score: c.score, classId: c.classId, className: COCO_CLASSES[c.classId] });
     }
-    const boxes = nonMaxSuppression(dets, iouThreshold, maxBoxes);
+    const boxes = nonMaxSuppression(dets, iouThreshold, maxBoxes, nms === 'all');
     return { boxes, mode, ms: performance.now() - t0, width: img.width, height: img.height };
   }
 
@@ -322,6 +340,38 @@ class CenterNetDetector implements Detector {
       if (this.models.light !== this.models.normal) this.models.light.dispose();
     }
     this.models = undefined;
+  }
+}
+
+/** The image mirrored left–right (row-major, `channels` bytes per pixel). */
+function mirrorRows(px: Uint8Array, width: number, height: number, channels: number): Uint8Array {
+  const out = new Uint8Array(px.length);
+  for (let r = 0; r < height; r++) {
+    const row = r * width * channels;
+    for (let c = 0; c < width; c++) {
+      const from = row + c * channels, to = row + (width - 1 - c) * channels;
+      for (let k = 0; k < channels; k++) out[to + k] = px[from + k];
+    }
+  }
+  return out;
+}
+
+/**
+ * Fold the outputs of the mirrored image into those of the image, in place. A centre at x (pixel edges, 0..S)
+ * is at S − x in the mirror, so the mirrored heatmap's column G−1−c is column c. Distances are measured from a
+ * cell's point c·stride; the mirror cell's point maps to (c + 1)·stride, so its right and left distances become
+ * the left minus one stride and the right plus one stride.
+ */
+function averageMirrored(heat: Float32Array, wh: Float32Array, mHeat: Float32Array, mWh: Float32Array, G: number, C: number, stride: number): void {
+  for (let r = 0; r < G; r++) {
+    for (let c = 0; c < G; c++) {
+      const a = r * G + c, b = r * G + (G - 1 - c);
+      for (let k = 0; k < C; k++) heat[a * C + k] = 0.5 * (heat[a * C + k] + mHeat[b * C + k]);
+      wh[a * 4] = 0.5 * (wh[a * 4] + mWh[b * 4 + 2] - stride);
+      wh[a * 4 + 1] = 0.5 * (wh[a * 4 + 1] + mWh[b * 4 + 1]);
+      wh[a * 4 + 2] = 0.5 * (wh[a * 4 + 2] + mWh[b * 4] + stride);
+      wh[a * 4 + 3] = 0.5 * (wh[a * 4 + 3] + mWh[b * 4 + 3]);
+    }
   }
 }
 

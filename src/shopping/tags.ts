@@ -91,7 +91,7 @@ export interface TagOptions {
   minSimilarity?: number;
   /** Leave out products the price source reports unavailable. @default false */
   availableOnly?: boolean;
-  /** Detection options (`mode: 'light'` when over budget, `minScore`, `maxBoxes`). @default the detector's */
+  /** Detection options (`mode: 'light'` when over budget, `minScore`, `maxBoxes`, `flip`). @default the detector's, with `nms: 'all'` (one box per region) */
   detect?: DetectOptions;
   /** Limits on the pin's image. @default the `pinrec/images` defaults */
   limits?: ImageLimits;
@@ -135,7 +135,7 @@ export async function tagProducts(pin: ImageSource | SourceImage, options: TagOp
       return o;
     });
   } else {
-    const r = await detector!.detect(img, options.detect);
+    const r = await detector!.detect(img, { nms: 'all', ...options.detect }); // one box per region unless told otherwise
     detection = { mode: r.mode, ms: r.ms };
     found = r.boxes.map((b) => ({ box: b.box, className: b.className, score: b.score }));
   }

@@ -108,7 +108,7 @@ describe('tagProducts', () => {
     const { embedder, catalog, prices, scene } = await fixture(now);
     const opts = { detector, embedder, catalog, prices, categoryOf: { cup: 'cup', chair: 'seating' }, perObject: 2, detect: { mode: 'light' as const } };
     const r = await tagProducts(scene, opts);
-    expect(detector.calls.at(-1)).toEqual({ mode: 'light' });
+    expect(detector.calls.at(-1)).toEqual({ nms: 'all', mode: 'light' }); // one box per region unless told otherwise
     expect(r.detection).toEqual({ mode: 'normal', ms: 2 });
     expect(r.tags.map((t) => [t.className, t.category, t.box])).toEqual([['cup', 'cup', red], ['chair', 'seating', blue]]);
     const [cup, chair] = r.tags;
