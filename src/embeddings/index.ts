@@ -20,8 +20,8 @@ export { MODELS, DEFAULT_MODEL, DEFAULT_HUB_URL, FALLBACK_MODEL, defaultCacheDir
 export type { RegisteredModel, Pooling, ModelArtifacts, Fingerprint } from './models.js';
 export { PcaProjection } from './pca.js';
 export type { PcaFitOptions } from './pca.js';
-export { EmbeddingHead, fitHead } from './head.js';
-export type { HeadFitOptions, HeadFitInfo, HeadMethod } from './head.js';
+export { DEFAULT_HEAD_METHOD, EmbeddingHead, fitHead } from './head.js';
+export type { HeadFitOptions, HeadFitInfo, HeadMethod, HeadSelection, HeadPosterior } from './head.js';
 export { powerNormalize, l2NormalizeRows } from './postprocess.js';
 export { retrievalAtK } from './metrics.js';
 export type { RetrievalScores } from './metrics.js';

@@ -1,7 +1,10 @@
 /**
- * Supervised embedding heads (head.ts): exact LDA on a planted case, a proxy head that learns a planted
- * separation deterministically, bad-label errors, and persistence inside a saved embedder (on the tiny fake
- * model, so no shared models are needed), including files of the previous format version.
+ * Supervised embedding heads (head.ts): the gaussian head's exact geometry on a planted case (whitening, posterior,
+ * the cosine it induces), its validation-chosen settings beating the input on seen and unseen classes when the
+ * within-class nuisance is shared (and beating LDA on unseen ones), determinism and bit-exact persistence; exact
+ * LDA on a planted case, a proxy head that learns a planted separation deterministically, bad-label errors, and
+ * persistence inside a saved embedder (on the tiny fake model, so no shared models are needed), including files
+ * of the previous format version.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { promises as fsp } from 'node:fs';
@@ -13,6 +16,7 @@ import {
   FileFormatError, type LoadEmbedderOptions,
 } from './imports.js';
 import { Rng } from '../../src/core/rng.js';
+import { DEFAULT_HEAD_METHOD } from '../../src/embeddings/head.js';
 import { readContainer, writeContainer } from '../../src/core/container.js';
 import { guardNetwork, tempDir } from './helpers.js';
 import { gradientPng, writeFakeModel, type FakeModel } from './fake-model.js';
@@ -44,6 +48,192 @@ function planted(means: number[][], perClass: number, std: number[], seed: numbe
   }
   return { x, labels, d };
 }
+
+/** Row-major rows scaled to unit length (zero rows stay zero). */
+function l2Rows(m: Float32Array, dim: number): Float32Array {
+  const o = m.slice();
+  for (let i = 0; i < o.length / dim; i++) {
+    const r = o.subarray(i * dim, (i + 1) * dim);
+    const s = norm(r);
+    if (s > 0) for (let j = 0; j < dim; j++) r[j] /= s;
+  }
+  return o;
+}
+
+/**
+ * Classes that differ along 16 of 24 axes (means N(1.5, 1) there, noise 0.5 on every axis), all sharing 4 strong
+ * random nuisance directions (amplitude std 3): the nuisance, not the classes, dominates the raw cosine.
+ */
+function sharedNuisance(seed: number) {
+  const d = 24;
+  const rng = new Rng(seed);
+  const means = (k: number) => Array.from({ length: k }, () => Array.from({ length: d }, (_, j) => (j < 16 ? rng.normal() : 0) + 1.5));
+  const nuisance = Array.from({ length: 4 }, () => { const v = Array.from({ length: d }, () => rng.normal()); const s = norm(v); return v.map((a) => a / s); });
+  const sample = (classMeans: number[][], perClass: number, prefix: string, r: Rng) => {
+    const x = new Float32Array(classMeans.length * perClass * d);
+    const labels: string[] = [];
+    let row = 0;
+    classMeans.forEach((m, c) => {
+      for (let i = 0; i < perClass; i++, row++) {
+        for (let j = 0; j < d; j++) x[row * d + j] = m[j] + 0.5 * r.normal();
+        for (const v of nuisance) { const a = 3 * r.normal(); for (let j = 0; j < d; j++) x[row * d + j] += a * v[j]; }
+        labels.push(`${prefix}${c}`);
+      }
+    });
+    return { x, labels };
+  };
+  const seenMeans = means(8), newMeans = means(8);
+  return { d, train: sample(seenMeans, 40, 'seen', rng.fork()), seen: sample(seenMeans, 20, 'seen', rng.fork()), fresh: sample(newMeans, 20, 'new', rng.fork()) };
+}
+
+describe("fitHead 'gaussian' (the default)", () => {
+  it('is exactly the whitened feature joined with the square-rooted class posterior (fixed settings)', async () => {
+    const d = 5, C = 3, per = 12;
+    const { x, labels } = planted([[0, 0, 0, 0, 0], [2, 1, 0, 0, 0], [0, 2, 2, 0, 1]], per, [1, 0.5, 1.5, 2, 1], 5);
+    const s = 0.3, T = 2, beta = 0.4;
+    const head = await fitHead(x, labels, { shrinkage: s, temperature: T, blend: beta });
+    expect(head.method).toBe('gaussian');
+    expect(head.dim).toBe(d + C);
+    expect(head.fitInfo).toMatchObject({ classes: C, samples: C * per, shrinkage: s, shrinkageRule: 'fixed', temperature: T, blend: beta });
+    expect(head.fitInfo.selection?.by).toBe('fixed');
+    expect(head.posterior?.classes).toEqual(['class0', 'class1', 'class2']);
+    // Reference, in float64 with ml-matrix: Σ = (1 − s)·Σw + s·(tr Σw / d)·I, Σw the pooled within-class covariance (1/n).
+    const n = C * per;
+    const cls = labels.map((l) => Number(l.slice(5)));
+    const mu = new Float64Array(d), cm = Array.from({ length: C }, () => new Float64Array(d));
+    cls.forEach((c, i) => { for (let j = 0; j < d; j++) { mu[j] += x[i * d + j] / n; cm[c][j] += x[i * d + j] / per; } });
+    const Sw = Matrix.zeros(d, d);
+    cls.forEach((c, i) => { for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) Sw.set(a, b, Sw.get(a, b) + (x[i * d + a] - cm[c][a]) * (x[i * d + b] - cm[c][b]) / n); });
+    const tr = Sw.trace(); // (ml-matrix's mul/add work in place)
+    const Sigma = Sw.clone().mul(1 - s).add(Matrix.eye(d).mul(s * tr / d));
+    const inv = inverse(Sigma);
+    // W whitens: W Σ Wᵀ = I (W = L⁻¹, lower triangular), and the class means are W (μ_c − μ).
+    const W = new Matrix(Array.from({ length: d }, (_, a) => Array.from(head.weights.subarray(a * d, (a + 1) * d))));
+    const I = W.mmul(Sigma).mmul(W.transpose());
+    for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) expect(I.get(a, b)).toBeCloseTo(a === b ? 1 : 0, 5);
+    for (let a = 0; a < d; a++) for (let b = a + 1; b < d; b++) expect(head.weights[a * d + b]).toBe(0);
+    for (let c = 0; c < C; c++) {
+      const m = W.mmul(Matrix.columnVector(Array.from(cm[c], (v, j) => v - mu[j]))).to1DArray();
+      for (let a = 0; a < d; a++) expect(head.posterior!.means[c * d + a]).toBeCloseTo(m[a], 5);
+    }
+    // The output, part by part, against the formula.
+    const quad = (u: number[], v: number[]) => Matrix.rowVector(u).mmul(inv).mmul(Matrix.columnVector(v)).get(0, 0);
+    const centred = (i: number, m: ArrayLike<number>) => Array.from({ length: d }, (_, j) => x[i * d + j] - m[j]);
+    const post = (i: number) => {
+      const logits = cm.map((m) => -quad(centred(i, m), centred(i, m)) / (2 * T));
+      const top = Math.max(...logits);
+      const e = logits.map((l) => Math.exp(l - top));
+      const z = e.reduce((a, b) => a + b, 0);
+      return e.map((v) => v / z);
+    };
+    const y = head.applyBatch(x);
+    for (const i of [0, 13, 30]) {
+      const row = y.subarray(i * head.dim, (i + 1) * head.dim);
+      expect(norm(row)).toBeCloseTo(1, 6);
+      expect(norm(row.subarray(0, d)) ** 2).toBeCloseTo(1 - beta, 6);
+      const p = post(i);
+      for (let c = 0; c < C; c++) expect(row[d + c]).toBeCloseTo(Math.sqrt(beta * p[c]), 6);
+    }
+    // So the cosine of two outputs is (1 − β)·cos_Σ⁻¹ + β·(Bhattacharyya coefficient of the posteriors).
+    for (const [i, j] of [[0, 1], [2, 20], [14, 35]]) {
+      const a = centred(i, mu), b = centred(j, mu);
+      const cosW = quad(a, b) / Math.sqrt(quad(a, a) * quad(b, b));
+      const pi = post(i), pj = post(j);
+      const bc = pi.reduce((acc, v, c) => acc + Math.sqrt(v * pj[c]), 0);
+      let dot = 0;
+      for (let k = 0; k < head.dim; k++) dot += y[i * head.dim + k] * y[j * head.dim + k];
+      expect(dot).toBeCloseTo((1 - beta) * cosW + beta * bc, 6);
+    }
+    // A part whose weight is 0 is left out; a far-away input still gives a finite, unit-length output.
+    const w0 = await fitHead(x, labels, { shrinkage: s, temperature: T, blend: 0 });
+    expect(w0.dim).toBe(d);
+    const w1 = await fitHead(x, labels, { shrinkage: s, temperature: T, blend: 1 });
+    expect(w1.dim).toBe(C);
+    const far = head.apply([1e4, -1e4, 3e3, 0, 5]);
+    expect(far.every(Number.isFinite)).toBe(true);
+    expect(norm(far)).toBeCloseTo(1, 6);
+    expect(() => head.apply(new Float32Array(4))).toThrow(DimensionMismatchError);
+  });
+
+  it('chooses its settings on a validation split of the training samples and beats the input on seen and unseen classes when the nuisance is shared', async () => {
+    const { d, train, seen, fresh } = sharedNuisance(11);
+    const head = await fitHead(train.x, train.labels, { seed: 3 });
+    expect(DEFAULT_HEAD_METHOD).toBe('gaussian');
+    expect(head.method).toBe('gaussian');
+    const sel = head.fitInfo.selection!;
+    // 8 classes: 2 held out entirely (80 images); half of each other class's 40 images held out (6 × 20).
+    expect(sel).toMatchObject({ by: 'validation', heldOutClasses: 2, newClassImages: 80, sameClassImages: 120, candidates: 410 });
+    expect(sel.feasible).toBeGreaterThan(0);
+    expect(sel.newClass!).toBeGreaterThanOrEqual(sel.baseNewClass!);
+    expect(sel.sameClass!).toBeGreaterThan(sel.baseSameClass!);
+    expect(head.fitInfo.blend!).toBeGreaterThan(0);
+    const p10 = (h: EmbeddingHead, s: { x: Float32Array; labels: string[] }) => retrievalAtK(h.applyBatch(s.x), h.dim, s.labels, 10).precision;
+    const base = (s: { x: Float32Array; labels: string[] }) => retrievalAtK(l2Rows(s.x, d), d, s.labels, 10).precision;
+    expect(base(seen)).toBeLessThan(0.6);
+    expect(p10(head, seen)).toBeGreaterThan(base(seen) + 0.3);
+    expect(p10(head, fresh)).toBeGreaterThan(base(fresh) + 0.3);
+    // LDA keeps classes − 1 = 7 of the 16 directions that tell classes apart: as good on seen classes, worse on new ones.
+    const lda = await fitHead(train.x, train.labels, { method: 'lda' });
+    expect(p10(head, fresh)).toBeGreaterThan(p10(lda, fresh) + 0.05);
+  });
+
+  it('is deterministic for a seed and saves and loads bit-exactly', async () => {
+    const { train } = sharedNuisance(12);
+    const a = await fitHead(train.x, train.labels, { seed: 1 });
+    const b = await fitHead(train.x, train.labels, { seed: 1 });
+    expect(maxAbsDiff(a.weights, b.weights)).toBe(0);
+    expect(maxAbsDiff(a.posterior!.means, b.posterior!.means)).toBe(0);
+    expect({ ...a.fitInfo, seconds: 0 }).toEqual({ ...b.fitInfo, seconds: 0 });
+    const c = await fitHead(train.x, train.labels, { seed: 2 });
+    expect(c.fitInfo.selection).not.toEqual(a.fitInfo.selection); // another split measures other numbers
+    const tmp = await tempDir('head-gaussian');
+    try {
+      const f = path.join(tmp, 'g.pinrec');
+      await a.save(f);
+      const again = await EmbeddingHead.load(f);
+      expect(again.method).toBe('gaussian');
+      expect(again.dim).toBe(a.dim);
+      expect(again.posterior).toEqual(a.posterior);
+      expect(again.fitInfo).toEqual(a.fitInfo);
+      expect(maxAbsDiff(again.applyBatch(train.x), a.applyBatch(train.x))).toBe(0);
+      // Altered metadata or a missing section is refused.
+      const cont = await readContainer<Record<string, unknown>>(f, 'pinrec.head');
+      const bad = path.join(tmp, 'bad.pinrec');
+      const posterior = cont.meta.posterior as Record<string, unknown>;
+      await writeContainer(bad, 'pinrec.head', 1, { ...cont.meta, posterior: { ...posterior, blend: 2 } }, Object.fromEntries(cont.sections));
+      await expect(EmbeddingHead.load(bad)).rejects.toThrow(FileFormatError);
+      const { 'head.classMeans': _m, ...rest } = Object.fromEntries(cont.sections);
+      await writeContainer(bad, 'pinrec.head', 1, cont.meta, rest);
+      await expect(EmbeddingHead.load(bad)).rejects.toThrow(FileFormatError);
+      await writeContainer(bad, 'pinrec.head', 1, { ...cont.meta, dim: a.dim + 1 }, Object.fromEntries(cont.sections));
+      await expect(EmbeddingHead.load(bad)).rejects.toThrow(/do not match/);
+    } finally {
+      await fsp.rm(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('falls back to fixed settings without a usable split, and rejects bad options by name', async () => {
+    const { x, labels } = planted([[0, 0, 0], [2, 1, 0]], 10, [1, 1, 1], 6);
+    // 2 classes: no class can be held out; the image split alone chooses.
+    const two = await fitHead(x, labels);
+    expect(two.fitInfo.selection).toMatchObject({ by: 'validation', heldOutClasses: 0, newClassImages: 0, sameClassImages: 10 });
+    expect(two.fitInfo.selection!.baseNewClass).toBeUndefined();
+    const off = await fitHead(x, labels, { validation: 0, validationClasses: 0 });
+    expect(off.fitInfo).toMatchObject({ shrinkageRule: 'ledoit-wolf', temperature: 16, blend: 0.2 });
+    expect(off.fitInfo.selection?.by).toBe('fallback');
+    const expectParam = async (options: object, parameter: string) => {
+      const err = await fitHead(x, labels, options).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidParameterError);
+      expect((err as InvalidParameterError).parameter).toBe(parameter);
+    };
+    await expectParam({ dim: 4 }, 'options.dim');
+    await expectParam({ blend: 1.5 }, 'options.blend');
+    await expectParam({ temperature: 0 }, 'options.temperature');
+    await expectParam({ shrinkage: -0.1 }, 'options.shrinkage');
+    await expectParam({ validation: 0.95 }, 'options.validation');
+    await expectParam({ validationClasses: 'half' }, 'options.validationClasses');
+  });
+});
 
 describe('fitHead (standalone, on feature matrices)', () => {
   it("LDA on two Gaussian classes separated along one axis maps that axis (and equals Σw⁻¹(μ₁ − μ₀))", async () => {
@@ -233,6 +423,34 @@ describe('Embedder with a head (fake model)', () => {
         expect(maxAbsDiff((await l2.embedBatch(images)).vectors, ref.vectors)).toBeLessThan(1e-6);
       } finally {
         await l2.dispose();
+      }
+    } finally {
+      await e.dispose();
+    }
+  });
+
+  it("fits the default ('gaussian') head on images and saves it inside the embedder", async () => {
+    const e = await loadEmbedder(opts);
+    try {
+      const labels = images.map((_, i) => `board${i % 3}`);
+      const head = await e.fitHead(images, labels, { seed: 2 });
+      expect(head.method).toBe('gaussian');
+      expect(head.fitInfo.selection?.by).toBe('validation');
+      const b = head.fitInfo.blend!;
+      expect(e.dim).toBe((b < 1 ? fake.dim : 0) + (b > 0 ? 3 : 0));
+      expect(e.info.head).toEqual({ method: 'gaussian', dim: e.dim });
+      const r = await e.embedBatch(images);
+      const inputs = await e.embedBatch(images, { output: 'head-input' });
+      expect(maxAbsDiff(r.vectors, head.applyBatch(inputs.vectors))).toBe(0);
+      const file = path.join(tmp, 'with-gaussian-head.pinrec');
+      await e.save(file);
+      const loaded = await loadSavedEmbedder(file, { modelDir: fake.dir });
+      try {
+        expect(loaded.getHead()?.method).toBe('gaussian');
+        expect(loaded.getHead()?.posterior?.classes).toEqual(['board0', 'board1', 'board2']);
+        expect(maxAbsDiff((await loaded.embedBatch(images)).vectors, r.vectors)).toBeLessThan(1e-6);
+      } finally {
+        await loaded.dispose();
       }
     } finally {
       await e.dispose();
