@@ -987,6 +987,9 @@ function gaussianSplit(cls: ClassIndex, classFrac: number, imageFrac: number, rn
 
 interface GaussianSetting { shrinkage: 'ledoit-wolf' | number; temperature: number; blend: number }
 
+/** P@10 of one setting on the held-out new classes (`fresh`) and new images of known classes (`same`). */
+interface SetScores { fresh?: number; same?: number }
+
 async function fitGaussian(x: Float32Array, d: number, cls: ClassIndex, o: HeadFitOptions, t0: number): Promise<EmbeddingHead> {
   if (o.dim !== undefined) throw new InvalidParameterError('options.dim', "not given for method 'gaussian' (its dimension is inputDim + classes)", o.dim);
   const C = cls.names.length;
@@ -1020,9 +1023,9 @@ async function fitGaussian(x: Float32Array, d: number, cls: ClassIndex, o: HeadF
       const prepared = sets.map((s) => ({ name: s.name, v: prepareValidation(x, e, s.rows, s.rows.map((i) => cls.y[i])) })).filter((s) => s.v.queries > 0);
       if (prepared.length > 0) {
         const K = 10;
-        const base: Record<string, number> = {};
+        const base: SetScores = {};
         for (const s of prepared) base[s.name] = precisionAt(s.v.base, 1, undefined, 0, s.v.labels, s.v.same, K);
-        const results: { setting: GaussianSetting; order: number[]; score: Record<string, number> }[] = [];
+        const results: { setting: GaussianSetting; order: number[]; score: SetScores }[] = [];
         let stage = 0;
         for (const [si, s] of sGrid.entries()) {
           const sv = s === 'ledoit-wolf' ? e.lw : s;
@@ -1033,7 +1036,7 @@ async function fitGaussian(x: Float32Array, d: number, cls: ClassIndex, o: HeadF
             const gq = bGrid.some((b) => b > 0) ? per.map((q) => { const Q = sqrtPosterior(q.dist, e.classes, T); return mulABt(Q, q.p.v.n, Q, q.p.v.n, e.classes, true); }) : [];
             for (const [bi, b] of bGrid.entries()) {
               if (b === 0 && ti > 0) continue; // the temperature plays no part
-              const score: Record<string, number> = {};
+              const score: SetScores = {};
               per.forEach((q, k) => { score[q.p.name] = precisionAt(q.cos, 1 - b, gq[k], b, q.p.v.labels, q.p.v.same, K); });
               // Tie order: less posterior weight, less whitening, softer posterior (closer to the input) first.
               results.push({ setting: { shrinkage: s, temperature: T, blend: b }, order: [bi, -sv, -ti, si], score });
@@ -1041,10 +1044,10 @@ async function fitGaussian(x: Float32Array, d: number, cls: ClassIndex, o: HeadF
           }
           o.onProgress?.({ stage: 'head:fit', done: ++stage, total: stages });
         }
-        const hasFresh = 'fresh' in base, hasSame = 'same' in base;
-        const feasible = hasFresh ? results.filter((r) => r.score.fresh >= base.fresh) : results;
+        const hasFresh = base.fresh !== undefined, hasSame = base.same !== undefined;
+        const feasible = hasFresh ? results.filter((r) => r.score.fresh! >= base.fresh!) : results;
         const pool = feasible.length > 0 ? feasible : results;
-        const value = (r: (typeof results)[number]) => feasible.length === 0 ? r.score.fresh : hasFresh && hasSame ? (r.score.fresh + r.score.same) / 2 : hasFresh ? r.score.fresh : r.score.same;
+        const value = (r: (typeof results)[number]) => feasible.length === 0 ? r.score.fresh! : hasFresh && hasSame ? (r.score.fresh! + r.score.same!) / 2 : hasFresh ? r.score.fresh! : r.score.same!;
         let best = pool[0];
         const before = (a: number[], b: number[]) => { for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return a[k] < b[k]; return false; };
         for (const r of pool) { const dv = value(r) - value(best); if (dv > 0 || (dv === 0 && before(r.order, best.order))) best = r; }
