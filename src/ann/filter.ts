@@ -42,30 +42,46 @@ export function resolveFilter<I extends Id>(
     };
     return out;
   }
-  if (filter !== null && typeof filter === 'object') {
-    const f = filter as { allow?: Iterable<I>; deny?: Iterable<I> };
-    const hasAllow = 'allow' in f, hasDeny = 'deny' in f;
-    if (hasAllow !== hasDeny) {
-      const set = hasAllow ? f.allow : f.deny;
-      if (set === null || typeof set !== 'object' || typeof (set as Iterable<I>)[Symbol.iterator] !== 'function') {
-        throw new InvalidParameterError(hasAllow ? 'filter.allow' : 'filter.deny', 'an iterable of ids (array or Set)', set);
-      }
-      const bits = new Uint8Array(ids.size);
-      if (hasAllow) {
-        const labels: number[] = [];
-        for (const id of set as Iterable<I>) {
-          const l = ids.get(id);
-          if (l >= 0 && bits[l] === 0 && isLive(l)) { bits[l] = 1; labels.push(l); }
-        }
-        return { accept: (l) => bits[l] === 1, allowLabels: Int32Array.from(labels), allowedCount: labels.length, error: null };
-      }
-      let denied = 0;
-      for (const id of set as Iterable<I>) {
-        const l = ids.get(id);
-        if (l >= 0 && bits[l] === 0 && isLive(l)) { bits[l] = 1; denied++; }
-      }
-      return { accept: (l) => bits[l] === 0, allowLabels: null, allowedCount: live - denied, error: null };
+  const idSet = idSetFilter<I>(filter);
+  if (!idSet) throw badFilter(filter);
+  const bits = new Uint8Array(ids.size);
+  if (idSet.kind === 'allow') {
+    const labels: number[] = [];
+    for (const id of idSet.ids) {
+      const l = ids.get(id);
+      if (l >= 0 && bits[l] === 0 && isLive(l)) { bits[l] = 1; labels.push(l); }
     }
+    return { accept: (l) => bits[l] === 1, allowLabels: Int32Array.from(labels), allowedCount: labels.length, error: null };
   }
-  throw new InvalidParameterError('filter', 'a predicate (id) => boolean, { allow: ids } or { deny: ids }', filter);
+  let denied = 0;
+  for (const id of idSet.ids) {
+    const l = ids.get(id);
+    if (l >= 0 && bits[l] === 0 && isLive(l)) { bits[l] = 1; denied++; }
+  }
+  return { accept: (l) => bits[l] === 0, allowLabels: null, allowedCount: live - denied, error: null };
+}
+
+/**
+ * The id-set form of a filter, checked: `{ allow: ids }` or `{ deny: ids }` (exactly one key, an iterable of ids)
+ * → its kind and ids; `null` for anything that is not an object. Shared by the local indexes and `ShardedIndex`.
+ *
+ * @throws {InvalidParameterError} naming `filter.allow` / `filter.deny` for a non-iterable set, or `filter` for an object with both keys or neither
+ * @example
+ * idSetFilter({ deny: ['a', 'b'] }); // { kind: 'deny', ids: ['a', 'b'] }
+ */
+export function idSetFilter<I extends Id>(filter: unknown): { kind: 'allow' | 'deny'; ids: Iterable<I> } | null {
+  if (filter === null || typeof filter !== 'object') return null;
+  const f = filter as { allow?: Iterable<I>; deny?: Iterable<I> };
+  const hasAllow = 'allow' in f, hasDeny = 'deny' in f;
+  if (hasAllow === hasDeny) throw badFilter(filter);
+  const set = hasAllow ? f.allow : f.deny;
+  if (set === null || typeof set !== 'object' || typeof (set as Iterable<I>)[Symbol.iterator] !== 'function') {
+    throw new InvalidParameterError(hasAllow ? 'filter.allow' : 'filter.deny', 'an iterable of ids (array or Set)', set);
+  }
+  return { kind: hasAllow ? 'allow' : 'deny', ids: set as Iterable<I> };
+}
+
+/** The error for a filter of no accepted form. */
+export function badFilter(filter: unknown): InvalidParameterError {
+  return new InvalidParameterError('filter', 'a predicate (id) => boolean, { allow: ids } or { deny: ids }', filter);
 }

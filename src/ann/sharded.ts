@@ -20,6 +20,7 @@ import { checkIdType } from '../core/ids.js';
 import type { Id, Metric } from '../core/types.js';
 import { readContainer, writeContainer } from '../core/container.js';
 import { checkInt } from '../core/validate.js';
+import { badFilter, idSetFilter } from './filter.js';
 import { compareIds } from '../ranking/order.js';
 import { ExactIndex } from './exact.js';
 import { HnswIndex } from './hnsw.js';
@@ -315,21 +316,12 @@ function wrapFilter<I extends Id>(filter: Filter<I> | undefined): WrappedFilter<
     };
     return out;
   }
-  if (filter !== null && typeof filter === 'object') {
-    const f = filter as { allow?: Iterable<I>; deny?: Iterable<I> };
-    const hasAllow = 'allow' in f, hasDeny = 'deny' in f;
-    if (hasAllow !== hasDeny) {
-      const set = hasAllow ? f.allow : f.deny;
-      if (set === null || typeof set !== 'object' || typeof (set as Iterable<I>)[Symbol.iterator] !== 'function') {
-        throw new InvalidParameterError(hasAllow ? 'filter.allow' : 'filter.deny', 'an iterable of ids (array or Set)', set);
-      }
-      // materialised once: every shard reads it (a one-shot iterator would be used up by the first)
-      const list = Array.from(set as Iterable<I>);
-      out.filter = hasAllow ? { allow: list } : { deny: list };
-      return out;
-    }
-  }
-  throw new InvalidParameterError('filter', 'a predicate (id) => boolean, { allow: ids } or { deny: ids }', filter);
+  const idSet = idSetFilter<I>(filter);
+  if (!idSet) throw badFilter(filter);
+  // materialised once: every shard reads it (a one-shot iterator would be used up by the first)
+  const list = Array.from(idSet.ids);
+  out.filter = idSet.kind === 'allow' ? { allow: list } : { deny: list };
+  return out;
 }
 
 function checkK(k: unknown): number {
