@@ -16,12 +16,11 @@
  * the target shard receives the write; a search reads one healthy replica per shard and fails over to the next.
  */
 import { ClosedError, FileFormatError, InvalidParameterError, PinrecError, UnknownIdError } from '../core/errors.js';
-import { checkIdType } from '../core/ids.js';
+import { checkIdType, compareIds } from '../core/ids.js';
 import type { Id, Metric } from '../core/types.js';
 import { readContainer, writeContainer } from '../core/container.js';
 import { checkInt } from '../core/validate.js';
 import { badFilter, idSetFilter } from './filter.js';
-import { compareIds } from '../ranking/order.js';
 import { ExactIndex } from './exact.js';
 import { HnswIndex } from './hnsw.js';
 import { UsearchIndex } from './usearch.js';

@@ -175,3 +175,25 @@ export function decodeIds(bytes: Uint8Array): Id[] {
 function numberToString(x: number): string {
   return Object.is(x, -0) ? '-0' : String(x);
 }
+
+const ID_TYPE_RANK = { number: 0, bigint: 0, string: 1 } as const;
+
+/**
+ * Total order on ids used for tie-breaks: numbers and bigints compare numerically (`2 < 10n`), strings
+ * compare by UTF-16 code units, and every numeric id sorts before every string id. A number and a bigint
+ * with the same value compare equal.
+ *
+ * @returns negative when `a` comes first, positive when `b` does, 0 when they tie.
+ * @example
+ * compareIds(2, 10);     // < 0
+ * compareIds('b', 'a');  // > 0
+ * compareIds(5, 'a');    // < 0 (numbers first)
+ */
+export function compareIds(a: Id, b: Id): number {
+  const ta = typeof a;
+  const tb = typeof b;
+  if (ta === tb || (ta !== 'string' && tb !== 'string')) {
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+  return ID_TYPE_RANK[ta as keyof typeof ID_TYPE_RANK] - ID_TYPE_RANK[tb as keyof typeof ID_TYPE_RANK];
+}

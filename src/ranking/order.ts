@@ -6,28 +6,9 @@ import type { Id } from '../core/types.js';
 import { checkInt } from '../core/validate.js';
 import { InvalidParameterError } from '../core/errors.js';
 import { BestFirstHeap, TopKHeap, type TieBreak } from '../core/topk.js';
+import { compareIds } from '../core/ids.js';
 
-const TYPE_RANK: Record<string, number> = { number: 0, bigint: 0, string: 1 };
-
-/**
- * Total order on ids used for tie-breaks: numbers and bigints compare numerically (`2 < 10n`), strings
- * compare by UTF-16 code units, and every numeric id sorts before every string id. A number and a bigint
- * with the same value compare equal.
- *
- * @returns negative when `a` comes first, positive when `b` does, 0 when they tie.
- * @example
- * compareIds(2, 10);     // < 0
- * compareIds('b', 'a');  // > 0
- * compareIds(5, 'a');    // < 0 (numbers first)
- */
-export function compareIds(a: Id, b: Id): number {
-  const ta = typeof a;
-  const tb = typeof b;
-  if (ta === tb || (ta !== 'string' && tb !== 'string')) {
-    return a < b ? -1 : a > b ? 1 : 0;
-  }
-  return TYPE_RANK[ta] - TYPE_RANK[tb];
-}
+export { compareIds } from '../core/ids.js';
 
 /** The ranking tie-break for equal scores: smaller id ({@link compareIds}); the heaps then fall back to the index. */
 function idTie(ids: ArrayLike<Id> | undefined): TieBreak | undefined {
