@@ -188,7 +188,16 @@ export class VisualSearch<In = unknown, I extends Id = Id> {
     const pinOf = parentOf ? (x: I): I => parentOf(x) ?? x : undefined;
     const userFilter = options.filter;
     const filter = userFilter && pinOf ? (x: I) => userFilter(pinOf(x)) : userFilter;
-    const hits = await this.index.search(query, fetchK, filter ? { filter } : undefined);
+    let hits = await this.index.search(query, fetchK, filter ? { filter } : undefined);
+    if (pinOf) {
+      // grouping by pin can leave fewer pins than wanted (a pin's objects take several hits): fetch deeper
+      let want = fetchK;
+      const pins = (h: typeof hits) => new Set(Array.from(h.ids, (x) => pinOf(x))).size;
+      for (let round = 0; round < 3 && hits.ids.length === want && pins(hits) < Math.ceil(k * overfetch) && (typeof size !== 'number' || want < size); round++) {
+        want = typeof size === 'number' ? Math.min(want * 4, size) : want * 4;
+        hits = await this.index.search(query, want, filter ? { filter } : undefined);
+      }
+    }
     if (hits.ids.length === 0) return [];
     let ids: I[] = Array.from(hits.ids);
     let raw = new Float64Array(ids.length);

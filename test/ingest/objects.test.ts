@@ -116,6 +116,16 @@ describe('Ingestor with a detector', () => {
     expect(index.size).toBe(2);
   });
 
+  it('fetches deeper when one pin\'s objects take the first hits, so k pins come back', async () => {
+    const index = new ExactIndex<string>({ metric: 'cosine', dim: 2 });
+    for (let k = 0; k < 8; k++) index.addItems(`busy#${k}`, Float32Array.of(1, 0.001 * k)); // 8 objects right at the query
+    index.addItems('busy', Float32Array.of(0, 1));
+    for (let p = 0; p < 5; p++) index.addItems(`pin${p}`, Float32Array.of(1, 0.1 + 0.1 * p));
+    const vs = new VisualSearch<Float32Array, string>({ embedder: { dim: 2, embed: async (v: Float32Array) => v }, index, metadata: new InMemoryPinRecords(), parentOf: parentPin });
+    const r = await vs.searchVector(Float32Array.of(1, 0), { k: 3, overfetch: 1 });
+    expect(r.map((x) => [x.id, x.object ?? null])).toEqual([['busy', 'busy#0'], ['pin0', null], ['pin1', null]]);
+  });
+
   it('rejects bad detector options with the parameter named', () => {
     const store = new MemoryStore();
     expect(() => new Ingestor({ store, detector: {} as ObjectDetector })).toThrow(/detector/);
