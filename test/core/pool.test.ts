@@ -4,7 +4,6 @@
  * its job and is never waited for again. The embedding-pool cases run on the fake model (test/embeddings/fake-model.ts).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ThreadPool, liveWorkerCount } from '../../src/core/pool.js';
@@ -12,7 +11,7 @@ import {
   ClosedError, InvalidParameterError, PinrecError, UnknownIdError, WorkerError, deserializeError,
 } from '../../src/core/errors.js';
 import { loadEmbedder, initBackend, type Embedder, type LoadEmbedderOptions } from '../embeddings/imports.js';
-import { guardNetwork, tempDir } from '../embeddings/helpers.js';
+import { offlineModelEnv } from '../embeddings/helpers.js';
 import { gradientPng, writeFakeModel, type FakeModel } from '../embeddings/fake-model.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -149,26 +148,17 @@ describe('embedding worker pool', () => {
   let fake: FakeModel;
   let images: Buffer[];
   let opts: LoadEmbedderOptions;
-  const saved: Record<string, string | undefined> = {};
+  let env: Awaited<ReturnType<typeof offlineModelEnv>>;
 
   beforeAll(async () => {
-    for (const k of ['PINREC_MODEL_DIR', 'PINREC_MODEL_CACHE', 'PINREC_OFFLINE', 'PINREC_MODEL_HUB']) saved[k] = process.env[k];
-    guardNetwork();
-    tmp = await tempDir('core-pool');
-    const empty = path.join(tmp, 'empty');
-    await fsp.mkdir(empty);
-    process.env.PINREC_MODEL_DIR = empty;
-    process.env.PINREC_MODEL_CACHE = path.join(tmp, 'cache');
-    process.env.PINREC_OFFLINE = '1';
+    env = await offlineModelEnv('core-pool'); // any model-dir setting points at an empty folder: only the fake model can load
+    tmp = env.tmp;
     await initBackend();
     fake = await writeFakeModel(tf, path.join(tmp, 'fake_cnn'));
     images = await Promise.all(Array.from({ length: 6 }, (_, i) => gradientPng(i)));
     opts = { model: fake.name, modelDir: fake.dir, featureLayer: fake.featureLayer, preprocessing: { size: fake.size, normalization: 'unit' }, batchSize: 2 };
   });
-  afterAll(async () => {
-    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
-    await fsp.rm(tmp, { recursive: true, force: true });
-  });
+  afterAll(() => env.restore());
 
   it('an InvalidParameterError thrown in an embedding worker surfaces as InvalidParameterError', async () => {
     const e = await loadEmbedder({ ...opts, workers: 1 });

@@ -5,22 +5,15 @@
  * reach a real model.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
   loadEmbedder, loadSavedEmbedder, initBackend, ImageDecodeError, NumericalError, PinrecError, InvalidParameterError,
   type LoadEmbedderOptions,
 } from './imports.js';
-import { guardNetwork, tempDir } from './helpers.js';
+import { offlineModelEnv, maxAbsDiff } from './helpers.js';
 import { blackPng, gradientPng, writeFakeModel, type FakeModel } from './fake-model.js';
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 function norm(v: Float32Array): number {
   let s = 0;
   for (const x of v) s += x * x;
@@ -33,18 +26,11 @@ describe('Embedder on a fake model (no shared models needed)', () => {
   let images: Buffer[];
   let black: Buffer;
   let opts: LoadEmbedderOptions;
-  const saved: Record<string, string | undefined> = {};
+  let env: Awaited<ReturnType<typeof offlineModelEnv>>;
 
   beforeAll(async () => {
-    for (const k of ['PINREC_MODEL_DIR', 'PINREC_MODEL_CACHE', 'PINREC_OFFLINE', 'PINREC_MODEL_HUB']) saved[k] = process.env[k];
-    guardNetwork();
-    tmp = await tempDir('fake-model');
-    const empty = path.join(tmp, 'empty');
-    await fsp.mkdir(empty);
-    // Any model-dir setting points at an empty folder: only the fake model can load.
-    process.env.PINREC_MODEL_DIR = empty;
-    process.env.PINREC_MODEL_CACHE = path.join(tmp, 'cache');
-    process.env.PINREC_OFFLINE = '1';
+    env = await offlineModelEnv('fake-model'); // any model-dir setting points at an empty folder: only the fake model can load
+    tmp = env.tmp;
     // Select the backend the embedder will use, then build the model with the same TF.js instance.
     const h = await initBackend();
     expect(h.tf.getBackend()).toBe(h.backend);
@@ -54,10 +40,7 @@ describe('Embedder on a fake model (no shared models needed)', () => {
     black = await blackPng();
     opts = { model: fake.name, modelDir: fake.dir, featureLayer: fake.featureLayer, preprocessing: { size: fake.size, normalization: 'unit' } };
   });
-  afterAll(async () => {
-    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
-    await fsp.rm(tmp, { recursive: true, force: true });
-  });
+  afterAll(() => env.restore());
 
   it('reports its dimension and what it runs', async () => {
     const e = await loadEmbedder({ ...opts, batchSize: 4 });

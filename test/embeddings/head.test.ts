@@ -18,15 +18,9 @@ import {
 import { Rng } from '../../src/core/rng.js';
 import { DEFAULT_HEAD_METHOD } from '../../src/embeddings/head.js';
 import { readContainer, writeContainer } from '../../src/core/container.js';
-import { guardNetwork, tempDir } from './helpers.js';
+import { tempDir, offlineModelEnv, maxAbsDiff } from './helpers.js';
 import { gradientPng, writeFakeModel, type FakeModel } from './fake-model.js';
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 function norm(v: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < v.length; i++) s += v[i] * v[i];
@@ -351,26 +345,17 @@ describe('Embedder with a head (fake model)', () => {
   let fake: FakeModel;
   let images: Buffer[];
   let opts: LoadEmbedderOptions;
-  const saved: Record<string, string | undefined> = {};
+  let env: Awaited<ReturnType<typeof offlineModelEnv>>;
 
   beforeAll(async () => {
-    for (const k of ['PINREC_MODEL_DIR', 'PINREC_MODEL_CACHE', 'PINREC_OFFLINE', 'PINREC_MODEL_HUB']) saved[k] = process.env[k];
-    guardNetwork();
-    tmp = await tempDir('head-embedder');
-    const empty = path.join(tmp, 'empty');
-    await fsp.mkdir(empty);
-    process.env.PINREC_MODEL_DIR = empty;
-    process.env.PINREC_MODEL_CACHE = path.join(tmp, 'cache');
-    process.env.PINREC_OFFLINE = '1';
+    env = await offlineModelEnv('head-embedder'); // any model-dir setting points at an empty folder: only the fake model can load
+    tmp = env.tmp;
     await initBackend();
     fake = await writeFakeModel(tf, path.join(tmp, 'fake_cnn'));
     images = await Promise.all(Array.from({ length: 12 }, (_, i) => gradientPng(i)));
     opts = { model: fake.name, modelDir: fake.dir, featureLayer: fake.featureLayer, preprocessing: { size: fake.size, normalization: 'unit' } };
   });
-  afterAll(async () => {
-    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
-    await fsp.rm(tmp, { recursive: true, force: true });
-  });
+  afterAll(() => env.restore());
 
   it('fits a head on images, applies it in embed/embedBatch, saves it and loads it back', async () => {
     const e = await loadEmbedder(opts);

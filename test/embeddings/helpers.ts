@@ -4,6 +4,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { tmpdir } from 'node:os';
+import { expect } from 'vitest';
 
 export const MODELS_ROOT = path.resolve(process.env.PINREC_SHARED_MODELS ?? path.join(process.cwd(), '../shared/models'));
 export const HAVE_MODELS = existsSync(path.join(MODELS_ROOT, 'mobilenet_v1_0.75_224', 'model.json'));
@@ -22,6 +23,39 @@ export function guardNetwork(): void {
 
 export async function tempDir(prefix: string): Promise<string> {
   return fsp.mkdtemp(path.join(tmpdir(), `pinrec-${prefix}-`));
+}
+
+const MODEL_ENV = ['PINREC_MODEL_DIR', 'PINREC_MODEL_CACHE', 'PINREC_OFFLINE', 'PINREC_MODEL_HUB'] as const;
+
+/**
+ * An offline model environment for tests that load a fake model: a temp folder, the network guarded, every
+ * model-dir setting pointed at an empty folder (only an explicitly given model can load), the cache inside the
+ * folder, `PINREC_OFFLINE=1`. `restore()` puts the environment back and removes the folder.
+ */
+export async function offlineModelEnv(prefix: string): Promise<{ tmp: string; restore: () => Promise<void> }> {
+  const saved = new Map(MODEL_ENV.map((k) => [k, process.env[k]]));
+  guardNetwork();
+  const tmp = await tempDir(prefix);
+  const empty = path.join(tmp, 'empty');
+  await fsp.mkdir(empty);
+  process.env.PINREC_MODEL_DIR = empty;
+  process.env.PINREC_MODEL_CACHE = path.join(tmp, 'cache');
+  process.env.PINREC_OFFLINE = '1';
+  return {
+    tmp,
+    restore: async () => {
+      for (const [k, v] of saved) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+      await fsp.rm(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Largest absolute difference of two equal-length vectors. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
 }
 
 export interface TestServer {
